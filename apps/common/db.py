@@ -1,0 +1,75 @@
+"""PostgreSQL access: one connection pool per worker process, transactions with metrics.
+
+The pool opens lazily in the worker that first uses it: a pool created before gunicorn forks
+would share sockets between processes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from apps.common import metrics
+from apps.common.config import env
+
+_lock = threading.Lock()
+_pool: ConnectionPool | None = None
+_pool_pid: int | None = None
+
+
+def pool() -> ConnectionPool:
+    global _pool, _pool_pid
+    with _lock:
+        if _pool is None or _pool_pid != os.getpid():
+            max_size = env("DB_POOL_MAX", 8, int)
+            _pool = ConnectionPool(
+                env("DATABASE_URL"),
+                min_size=1,
+                max_size=max_size,
+                kwargs={"row_factory": dict_row, "connect_timeout": 2},
+                timeout=env("DB_POOL_TIMEOUT_S", 2.0, float),
+                open=True,
+                name=env("SERVICE_NAME", "service"),
+            )
+            _pool_pid = os.getpid()
+            metrics.gauge("db_client_connections_max").set(max_size)
+        return _pool
+
+
+def _record_usage(p: ConnectionPool) -> None:
+    stats = p.get_stats()
+    size = stats.get("pool_size", 0)
+    idle = stats.get("pool_available", 0)
+    usage = metrics.gauge("db_client_connections_usage")
+    usage.labels("used").set(size - idle)
+    usage.labels("idle").set(idle)
+
+
+@contextmanager
+def transaction(operation: str) -> Iterator[psycopg.Connection]:
+    """One transaction on a pooled connection; commits on success, rolls back on error."""
+    p = pool()
+    started = time.perf_counter()
+    try:
+        with p.connection() as conn:
+            _record_usage(p)
+            with conn.transaction():
+                yield conn
+    finally:
+        metrics.histogram("db_client_operation_duration_seconds").labels(operation).observe(
+            time.perf_counter() - started
+        )
+        _record_usage(p)
+
+
+def ping() -> None:
+    """Readiness: a round trip to PostgreSQL."""
+    with pool().connection(timeout=1) as conn:
+        conn.execute("SELECT 1")

@@ -1,0 +1,38 @@
+"""gunicorn settings shared by every service (`gunicorn -c apps/common/gunicorn_conf.py ...`).
+
+Threads inside a few processes: the services mostly wait on I/O. The OpenTelemetry SDK restarts its
+span processor thread after fork; prometheus-client runs in multiprocess mode (see metrics.py).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from apps.common.metrics import mark_process_dead
+
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("WEB_THREADS", "8"))
+timeout = int(os.environ.get("WORKER_TIMEOUT_S", "30"))
+# Shutdown must finish within this even when the OTLP endpoint is unreachable (exporter timeouts
+# are bounded by OTEL_EXPORTER_OTLP_TIMEOUT / OTEL_BSP_EXPORT_TIMEOUT, set by the runner and chart).
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT_S", "10"))
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
+
+
+def on_starting(server: Any) -> None:
+    # Samples of a previous run would otherwise be summed into this run's /metrics.
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+        Path(directory).mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    mark_process_dead(worker.pid)

@@ -1,0 +1,1 @@
+"""obsctl: generates and proves the observability configuration of the payment platform."""
