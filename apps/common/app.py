@@ -121,8 +121,9 @@ def create_base_app(service: str, readiness: dict[str, ReadinessCheck] | None = 
         ok = True
         for name, check in checks.items():
             try:
-                check()
-                results[name] = "ok"
+                outcome = check()
+                # A check may describe a degraded but still ready state by returning a string.
+                results[name] = outcome if isinstance(outcome, str) else "ok"
             except Exception as exc:  # a readiness probe reports every failure, whatever its type
                 ok = False
                 results[name] = f"failed: {type(exc).__name__}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -23,7 +23,14 @@ class ConfigError(RuntimeError):
     """A required variable is missing or malformed; the message names it."""
 
 
-def env(name: str, default: T | None = None, cast: Callable[[str], T] = str) -> T:  # type: ignore[assignment]
+@overload
+def env(name: str, default: str | None = None) -> str: ...
+@overload
+def env(name: str, default: T, cast: Callable[[str], T]) -> T: ...
+
+
+def env(name: str, default: Any = None, cast: Callable[[str], Any] = str) -> Any:
+    """A variable's value, cast; its default when unset; a ConfigError naming it when required."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         if default is None:

@@ -11,9 +11,10 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import cast
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from apps.common import metrics
@@ -53,7 +54,7 @@ def _record_usage(p: ConnectionPool) -> None:
 
 
 @contextmanager
-def transaction(operation: str) -> Iterator[psycopg.Connection]:
+def transaction(operation: str) -> Iterator[psycopg.Connection[DictRow]]:
     """One transaction on a pooled connection; commits on success, rolls back on error."""
     p = pool()
     started = time.perf_counter()
@@ -61,7 +62,8 @@ def transaction(operation: str) -> Iterator[psycopg.Connection]:
         with p.connection() as conn:
             _record_usage(p)
             with conn.transaction():
-                yield conn
+                # The pool's connections use dict_row (see pool()).
+                yield cast("psycopg.Connection[DictRow]", conn)
     finally:
         metrics.histogram("db_client_operation_duration_seconds").labels(operation).observe(
             time.perf_counter() - started

@@ -14,9 +14,12 @@ from typing import Any
 from apps.common.metrics import mark_process_dead
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# The channel simulator keeps its state (fault switches, idempotency) in memory: one process, and
+# more threads, because an injected timeout holds a thread until the caller's deadline has passed.
+_SINGLE_PROCESS = os.environ.get("SERVICE_NAME") == "channel"
+workers = int(os.environ.get("WEB_CONCURRENCY", "1" if _SINGLE_PROCESS else "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("WEB_THREADS", "8"))
+threads = int(os.environ.get("WEB_THREADS", "32" if _SINGLE_PROCESS else "8"))
 timeout = int(os.environ.get("WORKER_TIMEOUT_S", "30"))
 # Shutdown must finish within this even when the OTLP endpoint is unreachable (exporter timeouts
 # are bounded by OTEL_EXPORTER_OTLP_TIMEOUT / OTEL_BSP_EXPORT_TIMEOUT, set by the runner and chart).

@@ -17,6 +17,15 @@ from obsctl.errors import ObsctlError
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("obsctl.commands.generate", "generate"),
     "check": ("obsctl.commands.generate", "check"),
+    "dashboards": ("obsctl.dashboards.cli", "dashboards"),
+    "up": ("obsctl.commands.stack", "up"),
+    "down": ("obsctl.commands.stack", "down"),
+    "status": ("obsctl.commands.stack", "status"),
+    "fault": ("obsctl.commands.fault", "fault"),
+    "load": ("obsctl.commands.load", "load"),
+    "demo": ("obsctl.commands.demo", "demo"),
+    "slo": ("obsctl.commands.slo", "slo"),
+    "bench": ("obsctl.commands.bench", "bench"),
 }
 
 

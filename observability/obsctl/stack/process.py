@@ -18,6 +18,10 @@ from pathlib import Path
 
 from obsctl.stack.wait import wait_until
 
+# Popen objects of the processes this interpreter started, so they are reaped (no zombies) when
+# stopped from the same process, as in the test harness.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
 
 @dataclass
 class ProcessRecord:
@@ -30,6 +34,8 @@ class ProcessRecord:
     log: str
     port: int | None = None
     url: str | None = None
+    # identity() of the running process once it was ready (see settle()).
+    identity: str = ""
     # Extra facts a component wants to remember (data directory, DSN, ...).
     info: dict[str, str] = field(default_factory=dict)
 
@@ -72,14 +78,40 @@ def proc_start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
+def identity(cmdline: list[str]) -> str:
+    """The program a command line runs: the executable's name, or the script's under an interpreter.
+
+    Servers may rewrite their title ("/usr/bin/redis-server 127.0.0.1:6379"), so only the first
+    word counts; opentelemetry-instrument execs gunicorn, so a service's identity changes once.
+    """
+    words = cmdline[0].split() if cmdline else []
+    if not words:
+        return ""
+    name = Path(words[0]).name.rstrip(":")
+    if name.startswith("python") and len(cmdline) > 1:
+        return Path(cmdline[1]).name
+    return name
+
+
 def is_ours(record: ProcessRecord) -> bool:
-    """True while the recorded pid still runs the process we started (same start time and command)."""
+    """True while the recorded pid still runs the process we started (same start time and program)."""
+    child = _CHILDREN.get(record.pid)
+    if child is not None and child.poll() is None:
+        return True  # our own unreaped child: its pid cannot have been reused
     ticks = proc_start_ticks(record.pid)
     if ticks is None or ticks != record.start_ticks:
         return False
     cmdline = proc_cmdline(record.pid)
-    # A server may rewrite its own title (PostgreSQL does); the executable name stays first.
-    return bool(cmdline) and Path(cmdline[0]).name == Path(record.cmdline[0]).name
+    if not cmdline:
+        return False
+    return identity(cmdline) in {record.identity, identity(record.cmdline)}
+
+
+def settle(record: ProcessRecord) -> None:
+    """Remember the program the process runs now that it is ready (after any exec of a wrapper)."""
+    cmdline = proc_cmdline(record.pid)
+    if cmdline:
+        record.identity = identity(cmdline)
 
 
 def spawn(
@@ -124,11 +156,6 @@ def spawn(
     return ProcessRecord(name=name, pid=proc.pid, cmdline=argv, start_ticks=ticks or -1, log=str(log))
 
 
-# Popen objects of the processes this interpreter started, so they are reaped (no zombies) when
-# stopped from the same process, as in the test harness.
-_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
-
-
 def exited(record: ProcessRecord) -> int | None:
     """The exit code if the process has finished (only known for our own children), else None."""
     child = _CHILDREN.get(record.pid)
@@ -137,29 +164,34 @@ def exited(record: ProcessRecord) -> int | None:
     return None if is_ours(record) else -1
 
 
-def stop(record: ProcessRecord, *, timeout: float = 15.0, sig: int = signal.SIGTERM) -> bool:
+def stop(
+    record: ProcessRecord, *, timeout: float = 15.0, sig: int = signal.SIGTERM, group: bool = True
+) -> bool:
     """Stop the process if it is still ours: `sig`, then SIGKILL after `timeout`. True if it was running.
 
-    The whole process group is signalled (servers such as gunicorn and PostgreSQL fork workers).
+    With `group`, the whole process group gets the signal (each server runs in its own session, so
+    the group is exactly the server and the workers it forked). PostgreSQL wants the signal on the
+    postmaster only, which then shuts its backends down in order.
     """
     if not is_ours(record):
-        _reap(record.pid)
+        _poll_child(record.pid)
         return False
-    _signal_group(record.pid, sig)
+    _signal(record.pid, sig, group)
     if not _wait_gone(record, timeout):
-        _signal_group(record.pid, signal.SIGKILL)
+        _signal(record.pid, signal.SIGKILL, True)
         _wait_gone(record, 5.0)
     _reap(record.pid)
     return True
 
 
-def _signal_group(pid: int, sig: int) -> None:
+def _signal(pid: int, sig: int, group: bool) -> None:
     try:
-        os.killpg(pid, sig)
+        if group:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
     except ProcessLookupError:
         pass
-    except PermissionError:
-        os.kill(pid, sig)
 
 
 def _wait_gone(record: ProcessRecord, timeout: float) -> bool:

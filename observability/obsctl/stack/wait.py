@@ -9,6 +9,7 @@ from tenacity import (
     RetryError,
     Retrying,
     retry_if_exception_type,
+    retry_if_not_exception_type,
     retry_if_result,
     stop_after_delay,
     wait_fixed,
@@ -53,17 +54,20 @@ def wait_ready(
     retrying = Retrying(
         stop=stop_after_delay(timeout),
         wait=wait_fixed(interval),
-        retry=(retry_if_result(lambda ok: not ok) | retry_if_exception_type(Exception))
-        & ~retry_if_exception_type(_Died),
+        retry=retry_if_not_exception_type(_Died)
+        & (retry_if_result(lambda ok: not ok) | retry_if_exception_type(Exception)),
         reraise=True,
     )
     try:
         retrying(ready_or_dead)
     except _Died:
         raise StackError(f"{what} exited during start-up; see {log}:\n{log_tail(log)}") from None
-    except Exception as exc:  # timeout: the last check's result or exception
+    except RetryError:  # the readiness check kept answering "not yet"
+        raise StackError(f"{what} not ready after {timeout:.0f}s; see {log}:\n{log_tail(log)}") from None
+    except Exception as exc:  # the readiness check kept raising: say what it last said
+        reason = f"{type(exc).__name__}: {exc}"
         raise StackError(
-            f"{what} not ready after {timeout:.0f}s ({exc or 'check failed'}); see {log}:\n{log_tail(log)}"
+            f"{what} not ready after {timeout:.0f}s ({reason}); see {log}:\n{log_tail(log)}"
         ) from None
 
 
@@ -87,7 +91,10 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """True when a server could listen on the port now. With SO_REUSEADDR, as the servers set it,
+    so a port whose last connections linger in TIME_WAIT counts as free."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

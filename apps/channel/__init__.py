@@ -1,0 +1,1 @@
+"""channel: a simulated external payment provider with runtime fault switches (one process)."""

@@ -1,0 +1,170 @@
+"""The simulated provider: draws an outcome per request and remembers the final ones.
+
+Approved and declined answers are recorded and replayed for a retry of the same payment id
+(charges) or refund id (refunds). Injected errors and timeouts record nothing: the provider never
+processed the request, so GET /v1/charges/<id> answers 404 and a retry is a fresh attempt.
+Two concurrent requests with one id are serialised: the second waits for the first's answer.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from apps.channel.faults import FaultState, Switches
+from apps.common.deadline import Deadline
+
+Kind = Literal["charge", "refund"]
+Outcome = Literal["approved", "declined", "error", "timeout"]
+
+
+@dataclass(frozen=True)
+class Request:
+    kind: Kind
+    key: str  # payment id for a charge, refund id for a refund
+    payment_id: str
+    amount: int
+    currency: str
+    channel: str
+
+    def same_as(self, record: dict[str, Any]) -> bool:
+        return (self.payment_id, self.amount, self.currency, self.channel) == (
+            record["payment_id"],
+            record["amount"],
+            record["currency"],
+            record["channel"],
+        )
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    record: dict[str, Any] | None  # None for error and timeout (nothing recorded)
+    latency_s: float
+    replayed: bool = False
+
+
+class Conflict(Exception):
+    """The id was already used with a different payment, amount, currency or channel."""
+
+
+@dataclass
+class _Store:
+    records: dict[tuple[Kind, str], dict[str, Any]] = field(default_factory=dict)
+    in_flight: dict[tuple[Kind, str], threading.Event] = field(default_factory=dict)
+    refunded: dict[str, int] = field(default_factory=dict)  # payment id -> refunded total
+
+
+def lognormal_latency_s(switches: Switches, rng: random.Random) -> float:
+    """A latency whose median is latency_ms: exp(N(ln median, sigma))."""
+    if switches.latency_ms <= 0:
+        return 0.0
+    return math.exp(rng.gauss(math.log(switches.latency_ms), switches.latency_sigma)) / 1000
+
+
+def draw(switches: Switches, rng: random.Random) -> Outcome:
+    """One uniform draw split into timeout, error, decline and approve bands."""
+    r = rng.random()
+    for outcome, rate in (
+        ("timeout", switches.timeout_rate),
+        ("error", switches.error_rate),
+        ("declined", switches.decline_rate),
+    ):
+        if r < rate:
+            return outcome  # type: ignore[return-value]
+        r -= rate
+    return "approved"
+
+
+class Provider:
+    def __init__(self, faults: FaultState, rng: random.Random | None = None):
+        self.faults = faults
+        self.rng = rng or random.Random()
+        self._rng_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._store = _Store()
+
+    def lookup(self, kind: Kind, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            return self._store.records.get((kind, key))
+
+    def handle(self, req: Request, deadline: Deadline) -> Result:
+        slot = (req.kind, req.key)
+        while True:
+            with self._lock:
+                record = self._store.records.get(slot)
+                if record is not None:
+                    if not req.same_as(record):
+                        raise Conflict(f"{req.kind} {req.key} was already sent with other details")
+                    return Result(record["status"], record, 0.0, replayed=True)
+                waiting = self._store.in_flight.get(slot)
+                if waiting is None:
+                    done = self._store.in_flight[slot] = threading.Event()
+                    break
+            # Another thread is processing this id: wait for its answer, then look again.
+            if not waiting.wait(timeout=deadline.remaining()):
+                return Result("timeout", None, deadline.remaining())
+        try:
+            return self._process(req, deadline)
+        finally:
+            with self._lock:
+                del self._store.in_flight[slot]
+            done.set()
+
+    def _process(self, req: Request, deadline: Deadline) -> Result:
+        switches = self.faults.current()
+        with self._rng_lock:
+            outcome = draw(switches, self.rng)
+            latency = lognormal_latency_s(switches, self.rng)
+        if outcome == "timeout" or latency >= deadline.remaining():
+            # Answer only when the caller has given up: it sees no answer within its deadline.
+            waited = deadline.remaining()
+            time.sleep(waited)
+            return Result("timeout", None, waited)
+        time.sleep(latency)
+        if outcome == "error":
+            return Result("error", None, latency)
+        with self._lock:
+            record = self._record(req, outcome)
+        return Result(record["status"], record, latency)
+
+    def _record(self, req: Request, outcome: Outcome) -> dict[str, Any]:
+        """Store the final answer (under the lock); a refund first checks what it refunds."""
+        reason = "issuer_declined" if outcome == "declined" else None
+        if req.kind == "refund" and reason is None:
+            reason = self._refund_refusal(req)
+        record: dict[str, Any] = {
+            ("payment_id" if req.kind == "charge" else "refund_id"): req.key,
+            "payment_id": req.payment_id,
+            "amount": req.amount,
+            "currency": req.currency,
+            "channel": req.channel,
+            "status": "declined" if reason else "approved",
+            "created_at": datetime.now(UTC).isoformat(),
+        }
+        if reason:
+            record["reason"] = reason
+        else:
+            record["provider_ref"] = f"{req.kind[:2]}_{uuid.uuid4().hex}"
+            if req.kind == "refund":
+                self._store.refunded[req.payment_id] = (
+                    self._store.refunded.get(req.payment_id, 0) + req.amount
+                )
+        self._store.records[(req.kind, req.key)] = record
+        return record
+
+    def _refund_refusal(self, req: Request) -> str | None:
+        charge = self._store.records.get(("charge", req.payment_id))
+        if charge is None or charge["status"] != "approved":
+            return "charge_not_found"
+        if charge["currency"] != req.currency:
+            return "currency_mismatch"
+        if self._store.refunded.get(req.payment_id, 0) + req.amount > charge["amount"]:
+            return "exceeds_charged_amount"
+        return None

@@ -1,0 +1,54 @@
+"""The gateway's application factory: `gunicorn 'apps.gateway.app:create_app()'`."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import psycopg
+import yaml
+from flask import Flask, Response, g, jsonify
+from psycopg_pool import PoolTimeout
+
+from apps.common import db, redis_client
+from apps.common.app import create_base_app
+from apps.common.config import env
+from apps.common.errors import error_body
+from apps.common.http import ServiceClient
+from apps.gateway import routes
+from apps.gateway.validation import MAX_BODY_BYTES
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
+
+
+@cache
+def openapi_json() -> bytes:
+    return json.dumps(yaml.safe_load(OPENAPI_PATH.read_text(encoding="utf-8")), indent=2).encode()
+
+
+def create_app() -> Flask:
+    app = create_base_app("gateway", readiness={"postgres": db.ping, "redis": redis_client.ping})
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.extensions["clients"] = {
+        "payment": ServiceClient("payment", env("PAYMENT_URL")),
+        "account": ServiceClient("account", env("ACCOUNT_URL")),
+    }
+    app.register_blueprint(routes.bp)
+
+    @app.get("/api/v1/openapi.json")
+    def openapi() -> Response:
+        return Response(openapi_json(), content_type="application/json")
+
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def _database_down(_exc: Exception) -> tuple[Response, int]:
+        return jsonify(error_body("dependency_unavailable", "the merchant store is unavailable")), 503
+
+    @app.after_request
+    def _request_id(response: Response) -> Response:
+        if "request_id" in g:
+            response.headers["X-Request-Id"] = g.request_id
+        return response
+
+    return app

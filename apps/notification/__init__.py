@@ -1,0 +1,1 @@
+"""notification: consumes payment events from Kafka and records each notification exactly once."""

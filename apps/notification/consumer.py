@@ -1,0 +1,172 @@
+"""The notification consumer: a background thread that records each payment event exactly once.
+
+Offsets are committed only after the notification row is committed, so a crash redelivers rather
+than loses; the primary key on event_id turns a redelivery into a counted duplicate.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+from opentelemetry import propagate, trace
+from psycopg.types.json import Jsonb
+from pydantic import ValidationError
+
+from apps.common import db, metrics
+from apps.notification import events
+from apps.notification.kafka_settings import CONSUMER, TOPICS
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+
+class _HeaderGetter:
+    """Reads W3C trace context from Kafka record headers (a list of (str, bytes))."""
+
+    def get(self, carrier: list[tuple[str, bytes]], key: str) -> list[str] | None:
+        values = [v.decode("latin-1") for k, v in carrier or [] if k.lower() == key.lower() and v]
+        return values or None
+
+    def keys(self, carrier: list[tuple[str, bytes]]) -> list[str]:
+        return [k for k, _ in carrier or []]
+
+
+_GETTER = _HeaderGetter()
+
+
+def record_event(value: bytes, headers: list[tuple[str, bytes]]) -> str:
+    """Store one event; returns the result label (recorded, duplicate, error)."""
+    try:
+        event, payload = events.parse(value)
+    except (ValueError, ValidationError):
+        log.warning("discarding a malformed payment event")
+        metrics.counter("notifications_total").labels("unknown", "error").inc()
+        return "error"
+    # Join the payment's trace: the context travelled from the outbox row through the headers.
+    parent = propagate.extract(headers, getter=_GETTER)  # type: ignore[arg-type]
+    with tracer.start_as_current_span(
+        "notification record", context=parent, kind=trace.SpanKind.CONSUMER
+    ) as span:
+        span.set_attribute("payment.event_type", event.event_type)
+        with db.transaction("record_notification") as conn:
+            row = conn.execute(
+                "INSERT INTO notification.notifications"
+                " (event_id, event_type, payment_id, payload, event_created_at)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (event_id) DO NOTHING RETURNING recorded_at",
+                (event.event_id, event.event_type, event.payment_id, Jsonb(payload), event.created_at),
+            ).fetchone()
+        result = "recorded" if row else "duplicate"
+        span.set_attribute("notification.result", result)
+    metrics.counter("notifications_total").labels(event.event_type, result).inc()
+    if row:
+        created = event.created_at if event.created_at.tzinfo else event.created_at.replace(tzinfo=UTC)
+        latency = (datetime.now(UTC) - created).total_seconds()
+        metrics.histogram("notification_delivery_latency_seconds").labels(event.event_type).observe(
+            max(0.0, latency)
+        )
+    return result
+
+
+class NotificationConsumer(threading.Thread):
+    def __init__(self, bootstrap: str):
+        super().__init__(name="notification-consumer", daemon=True)
+        self.bootstrap = bootstrap
+        self.stopping = threading.Event()
+        self.connected = threading.Event()
+        self._consumer: KafkaConsumer | None = None
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run(self) -> None:
+        backoff = 0.5
+        while not self.stopping.is_set():
+            try:
+                self._consume()
+                backoff = 0.5
+            except Exception:  # any failure (broker gone, database gone): rebuild and retry
+                log.warning("consumer loop failed; retrying in %.1fs", backoff, exc_info=True)
+                self.connected.clear()
+                self._close()
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+        self._close()
+
+    def _consume(self) -> None:
+        self._consumer = KafkaConsumer(*TOPICS, bootstrap_servers=self.bootstrap, **CONSUMER)
+        self.connected.set()
+        while not self.stopping.is_set():
+            # Iterating (not poll()) is what the kafka-python instrumentation traces; the
+            # consumer_timeout_ms setting ends the iteration after a quiet second.
+            for record in self._consumer:
+                record_event(record.value, list(record.headers or []))
+                self._consumer.commit()
+                if self.stopping.is_set():
+                    break
+            self._update_lag()
+
+    def _update_lag(self) -> None:
+        consumer = self._consumer
+        if consumer is None:
+            return
+        lag = dict.fromkeys(TOPICS, 0)
+        assigned: list[TopicPartition] = list(consumer.assignment())
+        if assigned:
+            ends: dict[Any, int] = consumer.end_offsets(assigned)
+            for tp in assigned:
+                position = consumer.position(tp)
+                end = ends.get(tp, position)
+                if position > end:
+                    # The log is shorter than what we consumed: the broker lost its data (tansu's
+                    # memory storage after a restart) and numbers offsets from 0 again. Read it
+                    # all again; the dedupe by event id keeps every notification single.
+                    log.warning("partition %s ends before our position; reading it again", tp)
+                    consumer.seek_to_beginning(tp)
+                    position = consumer.position(tp)
+                lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - position)
+        gauge = metrics.gauge("kafka_consumer_lag")
+        for topic, value in lag.items():
+            gauge.labels(topic).set(value)
+
+    def _close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(KafkaError):
+                consumer.close(autocommit=False)
+
+
+_started: NotificationConsumer | None = None
+_start_lock = threading.Lock()
+
+
+def start(bootstrap: str) -> NotificationConsumer:
+    """Start the one consumer of this process (idempotent)."""
+    global _started
+    with _start_lock:
+        if _started is None or not _started.is_alive():
+            _started = NotificationConsumer(bootstrap)
+            _started.start()
+            atexit.register(_stop_on_exit, _started)
+        return _started
+
+
+def _stop_on_exit(consumer: NotificationConsumer) -> None:
+    consumer.stop()
+    consumer.join(timeout=3)
+
+
+def wait_connected(consumer: NotificationConsumer, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if consumer.connected.is_set():
+            return True
+        time.sleep(0.05)
+    return False

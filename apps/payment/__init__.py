@@ -1,0 +1,1 @@
+"""The payment service: one payment (idempotency, risk, debit, charge, compensation) and refunds."""

@@ -1,0 +1,220 @@
+"""PostgreSQL access for payments and refunds. Every state change is a guarded UPDATE.
+
+A guarded UPDATE (`WHERE state = <expected>`) moves a record only from the state the caller saw;
+when somebody else (the reconciler, a slow duplicate) moved it first, nothing changes and the
+caller gets None and re-reads. Final changes write their outbox event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from psycopg import sql
+
+from apps.common import db
+from apps.payment import outbox
+from apps.payment.models import Payment, PaymentRequest, Refund
+from apps.payment.states import (
+    FINAL_PAYMENT_STATES,
+    PaymentState,
+    RefundState,
+    check_payment_transition,
+    check_refund_transition,
+)
+
+_PAYMENT_EVENTS = {
+    PaymentState.SUCCEEDED: outbox.PAYMENT_SUCCEEDED,
+    PaymentState.FAILED: outbox.PAYMENT_FAILED,
+}
+_UPDATABLE = frozenset({"failure_reason", "provider_ref", "risk_score"})
+
+
+def insert_payment(
+    merchant_id: str, idempotency_key: str, fingerprint: str, req: PaymentRequest
+) -> tuple[Payment, bool]:
+    """Insert a new payment; (existing payment, False) when this merchant already used the key."""
+    with db.transaction("payment_insert") as conn:
+        row = conn.execute(
+            "INSERT INTO payment.payments (payment_id, merchant_id, idempotency_key, request_fingerprint,"
+            " user_id, amount, currency, payment_method, channel, description, state)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'created')"
+            " ON CONFLICT (merchant_id, idempotency_key) DO NOTHING RETURNING *",
+            (
+                uuid.uuid4(),
+                merchant_id,
+                idempotency_key,
+                fingerprint,
+                req.user_id,
+                req.amount,
+                req.currency,
+                req.payment_method,
+                req.payment_method,  # the provider channel is named after the method
+                req.description,
+            ),
+        ).fetchone()
+        if row is not None:
+            return Payment.from_row(row), True
+        row = conn.execute(
+            "SELECT * FROM payment.payments WHERE merchant_id = %s AND idempotency_key = %s",
+            (merchant_id, idempotency_key),
+        ).fetchone()
+        assert row is not None, "the conflicting row exists: rows are never deleted"
+        return Payment.from_row(row), False
+
+
+def get_payment(payment_id: str, merchant_id: str | None = None) -> Payment | None:
+    try:
+        uuid.UUID(payment_id)
+    except ValueError:
+        return None
+    with db.transaction("payment_get") as conn:
+        query = "SELECT * FROM payment.payments WHERE payment_id = %s"
+        params: list[Any] = [payment_id]
+        if merchant_id is not None:
+            query += " AND merchant_id = %s"
+            params.append(merchant_id)
+        row = conn.execute(query, params).fetchone()
+    return Payment.from_row(row) if row else None
+
+
+def transition(payment: Payment, target: PaymentState, **fields: Any) -> Payment | None:
+    """Move `payment` from its current state to `target`; None when its state changed meanwhile."""
+    check_payment_transition(payment.state, target)
+    unknown = set(fields) - _UPDATABLE
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    assignments: list[sql.Composable] = [sql.SQL("state = %s"), sql.SQL("updated_at = now()")]
+    assignments += [sql.SQL("{} = %s").format(sql.Identifier(name)) for name in fields]
+    query = sql.SQL("UPDATE payment.payments SET {} WHERE payment_id = %s AND state = %s RETURNING *").format(
+        sql.SQL(", ").join(assignments)
+    )
+    params = [target.value, *fields.values(), payment.payment_id, payment.state.value]
+    with db.transaction(f"payment_{target.value}") as conn:
+        row = conn.execute(query, params).fetchone()
+        if row is None:
+            return None
+        moved = Payment.from_row(row)
+        if target in FINAL_PAYMENT_STATES:
+            outbox.write(conn, outbox.payment_event(_PAYMENT_EVENTS[target], moved))
+        return moved
+
+
+def open_payments(older_than_s: float, limit: int) -> list[Payment]:
+    """Payments not final whose last change is older than `older_than_s` (their request is over)."""
+    with db.transaction("payment_open") as conn:
+        rows = conn.execute(
+            "SELECT * FROM payment.payments WHERE state NOT IN ('succeeded', 'failed')"
+            " AND updated_at < now() - make_interval(secs => %s) ORDER BY updated_at LIMIT %s",
+            (older_than_s, limit),
+        ).fetchall()
+    return [Payment.from_row(r) for r in rows]
+
+
+# -- refunds ------------------------------------------------------------------------------------
+
+
+class RefundRejected(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def reserve_refund(payment: Payment, amount: int, idempotency_key: str | None) -> tuple[Refund, bool]:
+    """Reserve `amount` of the payment's captured money under a row lock; (refund, created).
+
+    With an idempotency key already used for this payment, the earlier refund comes back with
+    created=False. Raises RefundRejected when the payment is not refundable or the amount exceeds
+    what is left; the CHECK constraint on payment.payments enforces the same limit once more.
+    """
+    with db.transaction("refund_reserve") as conn:
+        row = conn.execute(
+            "SELECT * FROM payment.payments WHERE payment_id = %s FOR UPDATE", (payment.payment_id,)
+        ).fetchone()
+        assert row is not None
+        locked = Payment.from_row(row)
+        if idempotency_key is not None:
+            existing = conn.execute(
+                "SELECT * FROM payment.refunds WHERE payment_id = %s AND idempotency_key = %s",
+                (payment.payment_id, idempotency_key),
+            ).fetchone()
+            if existing is not None:
+                return Refund.from_row(existing), False
+        if locked.state != PaymentState.SUCCEEDED:
+            raise RefundRejected("payment_not_refundable", f"a {locked.status} payment cannot be refunded")
+        left = locked.amount - locked.refunded_amount - locked.refund_reserved_amount
+        if amount > left:
+            raise RefundRejected(
+                "refund_exceeds_captured",
+                f"refund of {amount} exceeds the {left} left to refund of this payment",
+            )
+        conn.execute(
+            "UPDATE payment.payments SET refund_reserved_amount = refund_reserved_amount + %s,"
+            " updated_at = now() WHERE payment_id = %s",
+            (amount, payment.payment_id),
+        )
+        refund_row = conn.execute(
+            "INSERT INTO payment.refunds (refund_id, payment_id, merchant_id, idempotency_key, amount,"
+            " currency, state) VALUES (%s, %s, %s, %s, %s, %s, 'pending') RETURNING *",
+            (
+                uuid.uuid4(),
+                payment.payment_id,
+                payment.merchant_id,
+                idempotency_key,
+                amount,
+                payment.currency,
+            ),
+        ).fetchone()
+        assert refund_row is not None
+        return Refund.from_row(refund_row), True
+
+
+def transition_refund(
+    refund: Refund, target: RefundState, failure_reason: str | None = None
+) -> Refund | None:
+    """Guarded refund transition; on a final state, settles the reservation on the payment."""
+    check_refund_transition(refund.state, target)
+    with db.transaction(f"refund_{target.value}") as conn:
+        row = conn.execute(
+            "UPDATE payment.refunds SET state = %s, failure_reason = %s, updated_at = now()"
+            " WHERE refund_id = %s AND state = %s RETURNING *",
+            (target.value, failure_reason, refund.refund_id, refund.state.value),
+        ).fetchone()
+        if row is None:
+            return None
+        moved = Refund.from_row(row)
+        if target == RefundState.SUCCEEDED:
+            payment_row = conn.execute(
+                "UPDATE payment.payments SET refund_reserved_amount = refund_reserved_amount - %s,"
+                " refunded_amount = refunded_amount + %s, updated_at = now()"
+                " WHERE payment_id = %s RETURNING *",
+                (moved.amount, moved.amount, moved.payment_id),
+            ).fetchone()
+            assert payment_row is not None
+            outbox.write(
+                conn, outbox.payment_event(outbox.PAYMENT_REFUNDED, Payment.from_row(payment_row), moved)
+            )
+        elif target == RefundState.FAILED:
+            conn.execute(
+                "UPDATE payment.payments SET refund_reserved_amount = refund_reserved_amount - %s,"
+                " updated_at = now() WHERE payment_id = %s",
+                (moved.amount, moved.payment_id),
+            )
+        return moved
+
+
+def get_refund(refund_id: str) -> Refund | None:
+    with db.transaction("refund_get") as conn:
+        row = conn.execute("SELECT * FROM payment.refunds WHERE refund_id = %s", (refund_id,)).fetchone()
+    return Refund.from_row(row) if row else None
+
+
+def open_refunds(older_than_s: float, limit: int) -> list[Refund]:
+    with db.transaction("refund_open") as conn:
+        rows = conn.execute(
+            "SELECT * FROM payment.refunds WHERE state IN ('pending', 'approved')"
+            " AND updated_at < now() - make_interval(secs => %s) ORDER BY updated_at LIMIT %s",
+            (older_than_s, limit),
+        ).fetchall()
+    return [Refund.from_row(r) for r in rows]

@@ -1,0 +1,1 @@
+"""risk: rule-based score and decision; degrades to an amount limit when Redis is unreachable."""

@@ -1,0 +1,71 @@
+"""`obsctl bench`: figures, not assertions. Without a subcommand it runs every benchmark.
+
+Areas add their benchmark as a subcommand of this group.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import yaml
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def bench(ctx: click.Context) -> None:
+    """Run the benchmarks (all of them when no subcommand is given)."""
+    if ctx.invoked_subcommand is None:
+        for name in sorted(bench.commands):
+            click.echo(f"== bench {name}")
+            ctx.invoke(bench.commands[name])
+
+
+def _synthetic_spec(n: int) -> dict[str, object]:
+    return {
+        "version": "prometheus/v1",
+        "service": "bench",
+        "labels": {"team": "platform"},
+        "slos": [
+            {
+                "name": f"slo-{i:04d}",
+                "objective": 99.9,
+                "sli": {
+                    "events": {
+                        "error_query": f'sum(rate(http_server_request_duration_seconds_count{{job="svc{i}",'
+                        f'http_response_status_code=~"5.."}}[{{{{.window}}}}]))',
+                        "total_query": f'sum(rate(http_server_request_duration_seconds_count{{job="svc{i}"}}'
+                        f"[{{{{.window}}}}]))",
+                    }
+                },
+                "alerting": {"name": f"Bench{i:04d}BudgetBurn"},
+            }
+            for i in range(n)
+        ],
+    }
+
+
+@bench.command()
+@click.option("--sizes", default="10,100,1000", show_default=True, help="Numbers of synthetic SLOs.")
+def rules(sizes: str) -> None:
+    """Time SLO rule generation (read, validate, render) for growing numbers of SLOs."""
+    from obsctl.rules import slo_rules
+    from obsctl.rules.generate import options
+    from obsctl.rules.yamlout import dump
+    from obsctl.slo import load
+
+    opts = options()
+    click.echo(f"{'SLOs':>6} {'rules':>7} {'seconds':>8} {'ms/SLO':>7}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (int(s) for s in sizes.split(",")):
+            spec = Path(tmp) / f"bench-{n}.yaml"
+            spec.write_text(yaml.safe_dump(_synthetic_spec(n)), encoding="utf-8")
+            started = time.perf_counter()
+            slos = load.read(spec)
+            groups = slo_rules.groups(slos, opts)
+            dump({"groups": groups})
+            took = time.perf_counter() - started
+            count = sum(len(g["rules"]) for g in groups)
+            click.echo(f"{n:>6} {count:>7} {took:>8.3f} {1000 * took / n:>7.2f}")

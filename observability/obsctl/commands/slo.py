@@ -1,0 +1,108 @@
+"""`obsctl slo`: validate SLO specs (Sloth prometheus/v1, OpenSLO v1) and generate their rules."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from obsctl.errors import ObsctlError, Problem
+
+
+@click.group()
+def slo() -> None:
+    """SLO specs: validate them, generate their Prometheus rules (Sloth-compatible)."""
+
+
+_INPUT = click.option(
+    "-i",
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="An SLO spec file, or a directory of *.yaml/*.yml specs.",
+)
+
+
+@slo.command()
+@_INPUT
+def validate(input_path: Path) -> None:
+    """Check SLO specs; every problem names the file, the SLO, the field and what was expected."""
+    from obsctl.slo import load
+
+    slos = load.read(input_path)
+    click.echo(f"ok: {len(slos)} SLO(s) in {len(load.spec_files(input_path))} file(s)")
+
+
+def _labels(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        key, sep, value = v.partition("=")
+        if not sep or not key:
+            raise ObsctlError([Problem(file="--extra-labels", message=f"got {v!r}; expected key=value")])
+        out[key] = value
+    return out
+
+
+def _write_atomically(path: Path, content: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(content)
+    os.chmod(tmp, 0o644)
+    Path(tmp).replace(path)
+
+
+@slo.command()
+@_INPUT
+@click.option("-o", "--out", "out", required=True, help="Output rules file, or - for standard output.")
+@click.option(
+    "-p",
+    "--default-slo-period",
+    "period",
+    type=click.Choice(["30d", "28d", "7d"]),
+    default=None,
+    help="Period of SLOs whose spec has none (Sloth specs). Default: thresholds.yaml slo_defaults.period.",
+)
+@click.option(
+    "-l", "--extra-labels", "extra_labels", multiple=True, metavar="KEY=VALUE", help="Label added to every rule."
+)
+@click.option("--disable-alerts", is_flag=True, help="Only recording rules.")
+@click.option("--disable-recordings", is_flag=True, help="Only alert rules (the recordings come from elsewhere).")
+def generate(
+    input_path: Path,
+    out: str,
+    period: str | None,
+    extra_labels: tuple[str, ...],
+    disable_alerts: bool,
+    disable_recordings: bool,
+) -> None:
+    """Generate Prometheus rules (SLI and metadata recordings, burn-rate alerts) from SLO specs.
+
+    Nothing is written unless every spec is valid.
+    """
+    from obsctl.rules import slo_rules
+    from obsctl.rules.generate import options
+    from obsctl.rules.yamlout import dump
+    from obsctl.slo import load
+
+    slos = load.read(input_path)
+    overrides: dict[str, object] = {
+        "extra_labels": _labels(extra_labels),
+        "disable_alerts": disable_alerts,
+        "disable_recordings": disable_recordings,
+    }
+    if period:
+        overrides["period"] = period
+    opts = options(**overrides)
+    content = dump(
+        {"groups": slo_rules.groups(slos, opts)}, comment=f"SLO rules from {input_path} ({len(slos)} SLOs)."
+    )
+    if out == "-":
+        sys.stdout.write(content)
+        return
+    _write_atomically(Path(out), content)
+    click.echo(f"wrote {out}: {len(slos)} SLO(s)", err=True)

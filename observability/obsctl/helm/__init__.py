@@ -1,0 +1,1 @@
+"""The Helm chart's examples: rendered with the real Helm library, linted, checked for drift."""

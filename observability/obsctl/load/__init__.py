@@ -1,0 +1,1 @@
+"""Signed payment traffic against the gateway (Locust, headless, in its own process)."""

@@ -1,0 +1,83 @@
+"""observability/thresholds.yaml: SLO generation defaults, service-alert thresholds, routing."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from obsctl import paths
+from obsctl.errors import ObsctlError, Problem
+
+DURATION = r"^([0-9]+(ms|s|m|h|d|w|y))+$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class TierDefaults(_Strict):
+    enabled: bool = True
+    for_: str = Field("0s", alias="for", pattern=DURATION)
+
+
+class SLODefaults(_Strict):
+    period: Literal["30d", "28d", "7d"] = "30d"
+    page: TierDefaults = TierDefaults()
+    ticket: TierDefaults = TierDefaults()
+    min_request_rate: float = Field(0, ge=0)
+    absent_for: str = Field("10m", pattern=DURATION)
+
+
+class AlertThreshold(_Strict):
+    """One service alert's settings; the keys besides `for` and `severity` depend on the alert."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    for_: str = Field(alias="for", pattern=DURATION)
+    severity: Literal["critical", "warning", "info"] = "warning"
+
+    def value(self, key: str) -> float:
+        extra = self.model_extra or {}
+        if key not in extra or not isinstance(extra[key], int | float):
+            raise KeyError(key)
+        return float(extra[key])
+
+
+class Alertmanager(_Strict):
+    webhook_base_url: str = Field(pattern=r"^https?://")
+
+
+class Tracing(_Strict):
+    probabilistic_share_percent: float = Field(ge=0, le=100)
+
+
+class Thresholds(_Strict):
+    slo_defaults: SLODefaults = SLODefaults()
+    runbook_base_url: str = "docs/runbooks.md"
+    alerts: dict[str, AlertThreshold]
+    alertmanager: Alertmanager
+    tracing: Tracing | None = None
+
+
+def load(path: Path | None = None) -> Thresholds:
+    path = path or paths.THRESHOLDS
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return Thresholds.model_validate(raw)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ObsctlError([Problem(file=str(path), message=f"cannot read: {exc}")]) from exc
+    except ValidationError as exc:
+        raise ObsctlError(
+            [
+                Problem(file=str(path), field=".".join(str(p) for p in e["loc"]) or None, message=e["msg"])
+                for e in exc.errors()
+            ]
+        ) from exc
+
+
+@lru_cache(maxsize=1)
+def default() -> Thresholds:
+    return load()

@@ -1,0 +1,1 @@
+"""Telemetry helpers for tests and benchmarks (an OTLP receiver; the services need none of this)."""

@@ -1,0 +1,140 @@
+"""Generation: configs come from observability/, deterministically, with borrowed values resolved."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from obsctl import artifacts, paths
+from obsctl.collector import build, render, source
+from obsctl.errors import ObsctlError
+
+
+def test_generation_is_deterministic_and_committed() -> None:
+    first, second = build.generate(), build.generate()
+    assert first == second
+    assert set(first) == {"collector/local.yaml", "collector/kubernetes.yaml"}
+    for rel, content in first.items():
+        assert content.startswith(f"# {paths.GENERATED_HEADER}\n")
+        # `make check` runs `obsctl generate --check`: the committed files must equal the output.
+        assert (paths.REPO / rel).read_text(encoding="utf-8") == content, f"{rel} drifted: run make collector"
+
+
+def test_collector_area_is_registered_with_its_check() -> None:
+    from obsctl.commands.generate import CHECKS
+
+    assert "collector" in artifacts.areas()
+    assert any(name == "collector" for name, _ in CHECKS)
+
+
+def test_drift_is_detected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = build.generate()
+    for rel, content in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(content, encoding="utf-8")
+    monkeypatch.setattr(paths, "REPO", tmp_path)
+    assert artifacts.drift(files, []) == []
+    edited = tmp_path / "collector/kubernetes.yaml"
+    edited.write_text(edited.read_text().replace("sampling_percentage: 10.0", "sampling_percentage: 50.0"))
+    assert artifacts.drift(files, []) == ["collector/kubernetes.yaml"]
+
+
+def test_latency_threshold_comes_from_the_latency_slo(tmp_path: Path) -> None:
+    slo = tmp_path / "gateway.yaml"
+    text = (paths.SLOS / "gateway.yaml").read_text()
+    assert 'le="0.2"' in text
+    slo.write_text(text.replace('le="0.2"', 'le="0.35"'))
+    src = source.load(slo_file=slo)
+    assert src.latency_threshold_ms == 350
+    policies = render.kubernetes(src)["processors"]["tail_sampling"]["policies"]
+    latency = next(p for p in policies if p["type"] == "latency")
+    assert latency["latency"]["threshold_ms"] == 350
+    # The span-metric histogram gets a bucket at the threshold, so it can answer the SLO's question.
+    assert "350ms" in render.kubernetes(src)["connectors"]["span_metrics"]["histogram"]["explicit"]["buckets"]
+
+
+def test_default_threshold_and_share(collector_source: source.CollectorSource) -> None:
+    assert collector_source.latency_threshold_ms == 200
+    assert collector_source.probabilistic_share_percent == 10
+
+
+def test_probabilistic_share_comes_from_thresholds(tmp_path: Path) -> None:
+    thresholds = tmp_path / "thresholds.yaml"
+    raw = yaml.safe_load(paths.THRESHOLDS.read_text())
+    raw["tracing"]["probabilistic_share_percent"] = 25
+    thresholds.write_text(yaml.safe_dump(raw))
+    src = source.load(thresholds_file=thresholds)
+    policies = render.kubernetes(src)["processors"]["tail_sampling"]["policies"]
+    assert {p["type"]: p for p in policies}["probabilistic"]["probabilistic"]["sampling_percentage"] == 25
+
+
+def test_tail_sampling_keeps_errors_slow_and_a_share(kubernetes: dict) -> None:
+    policies = {p["type"]: p for p in kubernetes["processors"]["tail_sampling"]["policies"]}
+    assert policies["status_code"]["status_code"]["status_codes"] == ["ERROR"]
+    assert policies["latency"]["latency"]["threshold_ms"] == 200
+    assert policies["probabilistic"]["probabilistic"]["sampling_percentage"] == 10
+    assert "sample_on_first_match" not in kubernetes["processors"]["tail_sampling"]  # any policy keeps
+
+
+def test_span_metric_names_match_the_catalog(configs: dict) -> None:
+    """traces.span.metrics.calls / .duration (unit s) become these names in the prometheus exporter."""
+    catalog = yaml.safe_load(paths.CATALOG.read_text())
+    names = {m["name"] for m in catalog["external_components"]["otel-collector"]["metrics"]}
+    assert {"traces_span_metrics_calls_total", "traces_span_metrics_duration_seconds"} <= names
+    for config in configs.values():
+        connector = config["connectors"]["span_metrics"]
+        assert connector["namespace"] == "traces.span.metrics"
+        assert connector["histogram"]["unit"] == "s"
+        assert config["exporters"]["prometheus"].get("namespace") is None
+
+
+def test_local_sends_traces_and_logs_to_the_named_endpoint(local: dict) -> None:
+    exporter = local["exporters"]["otlp_http/backend"]
+    assert exporter["endpoint"].startswith("${env:OTLP_BACKEND_ENDPOINT:-")
+    pipes = local["service"]["pipelines"]
+    assert "otlp_http/backend" in pipes["traces"]["exporters"]
+    assert "otlp_http/backend" in pipes["logs"]["exporters"]
+    assert pipes["metrics/spans"]["exporters"] == ["prometheus"]
+    assert local["exporters"]["prometheus"]["endpoint"] == "localhost:8889"
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda t: t.replace("limit_mib: 512", "limit_mib: lots"), "environments.local.memory.limit_mib"),
+        (lambda t: t.replace("release: v0.156.0", "release: latest"), "release"),
+        (lambda t: t.replace("  decision_wait: 10s\n", ""), "tail_sampling.decision_wait"),
+        (lambda t: t + "\nunexpected: 1\n", "unexpected"),
+    ],
+)
+def test_bad_source_names_file_and_field(tmp_path: Path, edit, field: str) -> None:
+    bad = tmp_path / "collector.yaml"
+    bad.write_text(edit(source.COLLECTOR_SOURCE.read_text()))
+    with pytest.raises(ObsctlError) as err:
+        source.load(source=bad)
+    assert str(bad) in str(err.value)
+    assert field in str(err.value)
+
+
+def test_latency_slo_without_a_bucket_is_a_clear_error(tmp_path: Path) -> None:
+    slo = tmp_path / "gateway.yaml"
+    slo.write_text((paths.SLOS / "gateway.yaml").read_text().replace(',le="0.2"', ""))
+    with pytest.raises(
+        ObsctlError, match=r"payment-latency: sli.events.error_query: expected exactly one le="
+    ):
+        source.load(slo_file=slo)
+
+
+def test_share_out_of_range_is_a_clear_error(tmp_path: Path) -> None:
+    thresholds = tmp_path / "thresholds.yaml"
+    shutil.copy(paths.THRESHOLDS, thresholds)
+    thresholds.write_text(
+        thresholds.read_text().replace("probabilistic_share_percent: 10", "probabilistic_share_percent: 150")
+    )
+    with pytest.raises(
+        ObsctlError, match=r"tracing\.probabilistic_share_percent: expected a number from 0 to 100"
+    ):
+        source.load(thresholds_file=thresholds)

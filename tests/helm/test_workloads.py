@@ -1,0 +1,212 @@
+"""The services' Deployments, and the wiring between every object of a render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from .conftest import SERVICES, Rendered, env_of, pod_spec
+
+BUDGETS = {"gateway": "10000", "payment": "5000", "account": "2000", "risk": "1000", "channel": "3000"}
+# docs/architecture.md, "Service environment".
+NEEDS = {
+    "DATABASE_URL": {"gateway", "payment", "account", "notification"},
+    "REDIS_URL": {"gateway", "payment", "risk"},
+    "KAFKA_BOOTSTRAP": {"payment", "notification"},
+}
+
+
+def _service_deployments(ex: Rendered) -> dict[str, dict[str, Any]]:
+    return {s: ex.get("Deployment", f"payments-{s}") for s in SERVICES}
+
+
+@pytest.mark.parametrize("name", ["default", "byo-observability", "production"])
+def test_every_service_deployment_has_probes_security_and_otel_env(
+    examples: dict[str, Rendered], name: str
+) -> None:
+    for service, deployment in _service_deployments(examples[name]).items():
+        spec = pod_spec(deployment)
+        (container,) = spec["containers"]
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["resources"]["requests"] and container["resources"]["limits"]
+        sc = container["securityContext"]
+        assert sc["runAsNonRoot"] is True and sc["readOnlyRootFilesystem"] is True
+        assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
+        assert sc["seccompProfile"]["type"] == "RuntimeDefault"
+        assert spec["securityContext"]["runAsNonRoot"] is True
+
+        env = env_of(container)
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        assert {"/tmp", env["PROMETHEUS_MULTIPROC_DIR"]["value"]} <= mounts
+        assert container["args"][:2] == ["opentelemetry-instrument", "gunicorn"]
+        assert container["args"][-1] == f"apps.{service}.app:create_app()"
+        assert env["OTEL_SERVICE_NAME"]["value"] == service
+        attributes = env["OTEL_RESOURCE_ATTRIBUTES"]["value"]
+        for attribute, var, field in [
+            ("k8s.pod.name", "K8S_POD_NAME", "metadata.name"),
+            ("k8s.namespace.name", "K8S_NAMESPACE_NAME", "metadata.namespace"),
+            ("k8s.node.name", "K8S_NODE_NAME", "spec.nodeName"),
+        ]:
+            assert f"{attribute}=$({var})" in attributes
+            assert env[var]["valueFrom"]["fieldRef"]["fieldPath"] == field
+            # $(VAR) expands only when VAR is defined earlier in the list.
+            names = [e["name"] for e in container["env"]]
+            assert names.index(var) < names.index("OTEL_RESOURCE_ATTRIBUTES")
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"].startswith("http")
+        assert env["OTEL_TRACES_SAMPLER"]["value"] == "parentbased_traceidratio"
+        assert env["OTEL_TRACES_SAMPLER_ARG"]["value"] == "0.1"
+        assert env["OTEL_METRICS_EXPORTER"]["value"] == "none"
+        if service in BUDGETS:
+            assert env["REQUEST_BUDGET_MS"]["value"] == BUDGETS[service]
+        for var, users in NEEDS.items():
+            assert (var in env) == (service in users), (service, var)
+
+
+def test_service_urls_point_at_rendered_services(examples: dict[str, Rendered]) -> None:
+    ex = examples["default"]
+    services = {s["metadata"]["name"]: s for s in ex.of_kind("Service")}
+    env = env_of(pod_spec(ex.get("Deployment", "payments-payment"))["containers"][0])
+    for var in ("ACCOUNT_URL", "RISK_URL", "CHANNEL_URL"):
+        host, port = env[var]["value"].removeprefix("http://").split(":")
+        assert int(port) in {p["port"] for p in services[host]["spec"]["ports"]}
+    assert "PAYMENT_URL" in env_of(pod_spec(ex.get("Deployment", "payments-gateway"))["containers"][0])
+
+
+def test_otel_endpoint_is_the_collector_or_the_external_one(examples: dict[str, Rendered]) -> None:
+    default = env_of(pod_spec(examples["default"].get("Deployment", "payments-gateway"))["containers"][0])
+    assert default["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://payments-collector:4318"
+    byo = env_of(
+        pod_spec(examples["byo-observability"].get("Deployment", "payments-gateway"))["containers"][0]
+    )
+    assert (
+        byo["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"]
+        == examples["byo-observability"].values["otel"]["endpoint"]
+    )
+
+
+def test_every_service_selects_pods_of_the_render(examples: dict[str, Rendered]) -> None:
+    for ex in examples.values():
+        for service in ex.of_kind("Service"):
+            selector = service["spec"]["selector"]
+            pods = [
+                pod_spec(w) | {"labels": w["spec"]["template"]["metadata"]["labels"]}
+                for w in ex.workloads()
+                if selector.items() <= w["spec"]["template"]["metadata"]["labels"].items()
+            ]
+            assert pods, f"{ex.name}: Service {service['metadata']['name']} selects no pod"
+            ports = {p.get("name") for pod in pods for c in pod["containers"] for p in c.get("ports", [])}
+            for port in service["spec"]["ports"]:
+                assert port["targetPort"] in ports, (ex.name, service["metadata"]["name"], port)
+
+
+def _references(spec: dict[str, Any]) -> tuple[set[str], set[tuple[str, str | None]]]:
+    """ConfigMap names and (Secret name, key) pairs a pod mounts or reads."""
+    config_maps: set[str] = set()
+    secrets: set[tuple[str, str | None]] = set()
+    for volume in spec.get("volumes", []):
+        if "configMap" in volume:
+            config_maps.add(volume["configMap"]["name"])
+        if "secret" in volume:
+            secrets.add((volume["secret"]["secretName"], None))
+        for source in volume.get("projected", {}).get("sources", []):
+            if "configMap" in source:
+                config_maps.add(source["configMap"]["name"])
+            if "secret" in source:
+                secrets.add((source["secret"]["name"], None))
+    for container in spec.get("containers", []) + spec.get("initContainers", []):
+        for env in container.get("env", []):
+            ref = env.get("valueFrom", {})
+            if "configMapKeyRef" in ref:
+                config_maps.add(ref["configMapKeyRef"]["name"])
+            if "secretKeyRef" in ref:
+                secrets.add((ref["secretKeyRef"]["name"], ref["secretKeyRef"]["key"]))
+        for source in container.get("envFrom", []):
+            if "configMapRef" in source:
+                config_maps.add(source["configMapRef"]["name"])
+            if "secretRef" in source:
+                secrets.add((source["secretRef"]["name"], None))
+    return config_maps, secrets
+
+
+def _documented_external_secrets(ex: Rendered) -> set[str]:
+    """Secrets an example names as existing ones (secrets.*.existingSecret in its values)."""
+    return {v["existingSecret"] for v in ex.values.get("secrets", {}).values() if v.get("existingSecret")}
+
+
+def test_every_configmap_and_secret_a_pod_uses_is_rendered_or_documented_external(
+    examples: dict[str, Rendered],
+) -> None:
+    for ex in examples.values():
+        config_maps = {c["metadata"]["name"]: c for c in ex.of_kind("ConfigMap")}
+        secrets = {s["metadata"]["name"]: s for s in ex.of_kind("Secret")}
+        external = _documented_external_secrets(ex)
+        for workload in ex.workloads():
+            used_maps, used_secrets = _references(pod_spec(workload))
+            assert used_maps <= set(config_maps), (ex.name, workload["metadata"]["name"], used_maps)
+            for name, key in used_secrets:
+                if name in external:
+                    continue
+                assert name in secrets, (ex.name, workload["metadata"]["name"], name)
+                if key is not None:
+                    assert key in secrets[name]["data"], (ex.name, name, key)
+
+
+def test_every_service_account_a_pod_runs_as_is_rendered(examples: dict[str, Rendered]) -> None:
+    for ex in examples.values():
+        accounts = {a["metadata"]["name"] for a in ex.of_kind("ServiceAccount")}
+        for workload in ex.workloads():
+            name = pod_spec(workload).get("serviceAccountName")
+            assert name is None or name in accounts, (ex.name, workload["metadata"]["name"], name)
+
+
+def test_production_example_keeps_secrets_out_of_the_render(examples: dict[str, Rendered]) -> None:
+    production = examples["production"]
+    assert production.of_kind("Secret") == []
+    assert _documented_external_secrets(production) == {
+        "payments-db",
+        "payments-merchant-keys",
+        "payments-grafana",
+    }
+
+
+def test_production_example_scales_and_budgets_disruptions(examples: dict[str, Rendered]) -> None:
+    production = examples["production"]
+    hpas = {h["spec"]["scaleTargetRef"]["name"] for h in production.of_kind("HorizontalPodAutoscaler")}
+    pdbs = {p["metadata"]["name"] for p in production.of_kind("PodDisruptionBudget")}
+    for service in SERVICES:
+        assert f"payments-{service}" in hpas and f"payments-{service}" in pdbs
+        assert "replicas" not in production.get("Deployment", f"payments-{service}")["spec"]
+    # A budget on a single pod would block node drains: none in the one-replica default.
+    assert examples["default"].of_kind("PodDisruptionBudget") == []
+
+
+def test_migrations_run_as_a_hook_job(examples: dict[str, Rendered]) -> None:
+    job = examples["default"].get("Job", "payments-migrate")
+    assert "post-install" in job["metadata"]["annotations"]["helm.sh/hook"]
+    assert "pre-upgrade" in job["metadata"]["annotations"]["helm.sh/hook"]
+    assert pod_spec(job)["containers"][0]["args"] == ["python", "-m", "apps.common.migrate"]
+
+
+def test_full_stack_has_every_backend_and_byo_has_none(examples: dict[str, Rendered]) -> None:
+    def components(ex: Rendered) -> set[str]:
+        return {w["metadata"]["labels"]["app.kubernetes.io/component"] for w in ex.workloads()}
+
+    backends = {"collector", "prometheus", "alertmanager", "grafana", "jaeger"}
+    stores = {"postgresql", "redis", "kafka"}
+    assert backends | stores | set(SERVICES) <= components(examples["default"])
+    assert components(examples["byo-observability"]).isdisjoint(backends)
+    monitors = {m["metadata"]["name"]: m for m in examples["byo-observability"].of_kind("ServiceMonitor")}
+    for service in SERVICES:
+        assert monitors[f"payments-{service}"]["spec"]["jobLabel"] == "app.kubernetes.io/component"
+    kafka = env_of(pod_spec(examples["default"].get("StatefulSet", "payments-kafka"))["containers"][0])
+    assert kafka["KAFKA_PROCESS_ROLES"]["value"] == "broker,controller"
+
+
+def test_every_image_is_pinned(examples: dict[str, Rendered]) -> None:
+    for ex in examples.values():
+        for workload in ex.workloads():
+            for container in pod_spec(workload)["containers"]:
+                repository, _, tag = container["image"].rpartition(":")
+                assert repository and tag and tag != "latest", container["image"]

@@ -1,0 +1,370 @@
+"""The payment service on the real money path: account, risk and channel under gunicorn.
+
+Each outcome is checked where it matters: the answer, the user's balance, the ledger's
+movements, the payment's stored state and its outbox event.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tests.services.payment_harness import MERCHANT, ROOT, PaymentServices
+from tests.services.service_harness import catalog_shape, exposed_shape, free_port
+
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+@pytest.fixture
+def money(payment_services: PaymentServices) -> Iterator[PaymentServices]:
+    """The services with the channel's fault switches reset before and after the test."""
+    payment_services.reset_faults()
+    yield payment_services
+    payment_services.reset_faults()
+
+
+def movements(s: PaymentServices, reference: str) -> list[tuple[str, int]]:
+    rows = s.query(
+        "SELECT kind, amount FROM ledger.movements WHERE reference_id = %s ORDER BY kind", reference
+    )
+    return [(kind, amount) for kind, amount in rows]
+
+
+def outbox(s: PaymentServices, payment_id: str) -> list[dict[str, Any]]:
+    rows = s.query(
+        "SELECT topic, key, event_type, payload, headers FROM payment.outbox"
+        " WHERE key = %s ORDER BY created_at",
+        payment_id,
+    )
+    return [{"topic": t, "key": k, "type": e, "payload": p, "headers": h} for t, k, e, p, h in rows]
+
+
+def stored_state(s: PaymentServices, payment_id: str) -> str:
+    return str(s.query("SELECT state FROM payment.payments WHERE payment_id = %s", payment_id)[0][0])
+
+
+def test_a_payment_succeeds_debits_once_and_writes_its_event_with_the_trace(money: PaymentServices) -> None:
+    user = money.new_users(1, 10_000)[0]
+    body = {
+        "user_id": user,
+        "amount": 2_500,
+        "currency": "EUR",
+        "payment_method": "wallet",
+        "description": "tea",
+    }
+    headers = {
+        "X-Merchant-Id": MERCHANT,
+        "Idempotency-Key": uuid.uuid4().hex,
+        "traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01",
+    }
+    answer = requests.post(f"{money.payment}/v1/payments", json=body, headers=headers, timeout=15)
+    assert answer.status_code == 201, answer.text
+    payment = answer.json()
+    assert payment["status"] == "succeeded" and payment["failure_reason"] is None
+    assert (payment["amount"], payment["channel"], payment["description"]) == (2_500, "wallet", "tea")
+    assert money.balance(user) == 7_500
+    assert movements(money, payment["payment_id"]) == [("debit", 2_500)]
+    assert stored_state(money, payment["payment_id"]) == "succeeded"
+    [event] = outbox(money, payment["payment_id"])
+    assert (event["topic"], event["type"]) == ("payments", "payment.succeeded")
+    assert event["payload"]["amount"] == 2_500 and event["payload"]["status"] == "succeeded"
+    assert event["headers"]["traceparent"].split("-")[1] == TRACE_ID
+    got = requests.get(
+        f"{money.payment}/v1/payments/{payment['payment_id']}", headers={"X-Merchant-Id": MERCHANT}, timeout=5
+    )
+    assert got.status_code == 200 and got.json() == payment
+
+
+def test_a_declined_charge_is_credited_back(money: PaymentServices) -> None:
+    money.set_faults(decline_rate=1.0)
+    user = money.new_users(1, 10_000)[0]
+    answer = money.pay(user, 4_000)
+    assert answer.status_code == 402, answer.text
+    payment = answer.json()
+    assert (payment["status"], payment["failure_reason"]) == ("failed", "channel_declined")
+    assert money.balance(user) == 10_000
+    assert movements(money, payment["payment_id"]) == [("compensation", 4_000), ("debit", 4_000)]
+    assert [e["type"] for e in outbox(money, payment["payment_id"])] == ["payment.failed"]
+
+
+def test_a_risk_reject_moves_no_money(money: PaymentServices) -> None:
+    user = money.new_users(1, 100_000_000)[0]
+    answer = money.pay(user, 50_000_000)  # above the risk service's hard limit
+    assert answer.status_code == 402, answer.text
+    assert (answer.json()["status"], answer.json()["failure_reason"]) == ("failed", "risk_rejected")
+    assert money.balance(user) == 100_000_000
+    assert movements(money, answer.json()["payment_id"]) == []
+
+
+def test_insufficient_funds_is_a_402_without_movement(money: PaymentServices) -> None:
+    user = money.new_users(1, 100)[0]
+    answer = money.pay(user, 101)
+    assert answer.status_code == 402, answer.text
+    assert answer.json()["failure_reason"] == "insufficient_funds"
+    assert money.balance(user) == 100
+    assert movements(money, answer.json()["payment_id"]) == []
+
+
+def test_a_channel_error_is_a_503_with_the_debit_credited_back(money: PaymentServices) -> None:
+    money.set_faults(error_rate=1.0)
+    user = money.new_users(1, 10_000)[0]
+    answer = money.pay(user, 1_000)
+    assert answer.status_code == 503, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "dependency_unavailable"
+    assert (error["payment"]["status"], error["payment"]["failure_reason"]) == ("failed", "channel_error")
+    assert money.balance(user) == 10_000
+    assert movements(money, error["payment"]["payment_id"]) == [("compensation", 1_000), ("debit", 1_000)]
+
+
+def test_a_channel_timeout_is_a_504_with_the_debit_credited_back(money: PaymentServices) -> None:
+    money.set_faults(timeout_rate=1.0)
+    user = money.new_users(1, 10_000)[0]
+    answer = money.pay(user, 1_000)
+    assert answer.status_code == 504, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "deadline_exceeded"
+    assert (error["payment"]["status"], error["payment"]["failure_reason"]) == ("failed", "channel_timeout")
+    assert money.balance(user) == 10_000
+    samples = money.samples(money.payment)
+    assert samples[("payment_compensations_total", (("reason", "channel_timeout"),))] >= 1
+
+
+def test_the_breaker_opens_and_then_fails_fast_without_calling_the_channel(money: PaymentServices) -> None:
+    url = money.start_payment(
+        name="payment-breaker", workers=1, PAYMENT_BREAKER_FAIL_MAX="2", PAYMENT_BREAKER_RESET_S="600"
+    )
+    user = money.new_users(1, 100_000)[0]
+    money.set_faults(error_rate=1.0)
+    first = money.pay(user, 100, url=url)
+    assert first.status_code == 503 and first.json()["error"]["payment"]["failure_reason"] == "channel_error"
+    assert money.samples(url)[("circuit_breaker_state", (("dependency", "channel"),))] == 1
+    errors = ("channel_requests_total", (("channel", "card"), ("outcome", "error")))
+    before = money.samples(money.urls["channel"])[errors]
+    money.reset_faults()  # the channel is healthy again, but the breaker stays open until its reset
+    second = money.pay(user, 100, url=url)
+    assert second.status_code == 503, second.text
+    assert second.json()["error"]["payment"]["failure_reason"] == "channel_error"
+    assert money.samples(money.urls["channel"])[errors] == before
+    assert money.balance(user) == 100_000
+
+
+def test_the_same_key_replays_the_same_bytes_and_another_body_conflicts(money: PaymentServices) -> None:
+    user = money.new_users(1, 10_000)[0]
+    key = uuid.uuid4().hex
+    first = money.pay(user, 700, key=key)
+    assert first.status_code == 201
+    again = money.pay(user, 700, key=key)
+    assert (again.status_code, again.content) == (201, first.content)
+    other = money.pay(user, 701, key=key)
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict"
+    assert money.balance(user) == 9_300
+    # The key belongs to the merchant: another merchant's same key is another payment.
+    assert money.pay(user, 700, key=key, merchant="merchant-other").status_code == 201
+    assert money.balance(user) == 8_600
+
+
+def test_a_failed_payment_replays_its_402(money: PaymentServices) -> None:
+    user = money.new_users(1, 10)[0]
+    key = uuid.uuid4().hex
+    first = money.pay(user, 500, key=key)
+    assert first.status_code == 402
+    assert (money.pay(user, 500, key=key).status_code, money.pay(user, 500, key=key).content) == (
+        402,
+        first.content,
+    )
+
+
+def test_partial_refunds_never_exceed_the_captured_amount(money: PaymentServices) -> None:
+    user = money.new_users(1, 10_000)[0]
+    payment = money.pay(user, 1_000).json()
+    pid = payment["payment_id"]
+    first = money.refund(pid, 300)
+    assert first.status_code == 201, first.text
+    assert (first.json()["status"], first.json()["amount"]) == ("succeeded", 300)
+    assert money.refund(pid, 700).status_code == 201
+    over = money.refund(pid, 1)
+    assert over.status_code == 422 and over.json()["error"]["code"] == "refund_exceeds_captured"
+    assert money.balance(user) == 10_000
+    got = requests.get(f"{money.payment}/v1/payments/{pid}", headers={"X-Merchant-Id": MERCHANT}, timeout=5)
+    assert got.json()["refunded_amount"] == 1_000
+    refunds = [e for e in outbox(money, pid) if e["type"] == "payment.refunded"]
+    assert sorted(e["payload"]["refund"]["amount"] for e in refunds) == [300, 700]
+    kinds = [kind for kind, _ in movements(money, first.json()["refund_id"])]
+    assert kinds == ["refund"]
+
+
+def test_refund_idempotency_key_returns_the_same_refund(money: PaymentServices) -> None:
+    user = money.new_users(1, 10_000)[0]
+    pid = money.pay(user, 1_000).json()["payment_id"]
+    first = money.refund(pid, 400, key="r1")
+    again = money.refund(pid, 400, key="r1")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert money.refund(pid, 401, key="r1").status_code == 409
+    assert money.balance(user) == 9_400
+
+
+def test_only_the_owning_merchant_sees_or_refunds_a_payment(money: PaymentServices) -> None:
+    user = money.new_users(1, 10_000)[0]
+    pid = money.pay(user, 1_000).json()["payment_id"]
+    other = {"X-Merchant-Id": "merchant-other"}
+    assert requests.get(f"{money.payment}/v1/payments/{pid}", headers=other, timeout=5).status_code == 404
+    assert money.refund(pid, 100, merchant="merchant-other").status_code == 404
+    assert (
+        requests.get(f"{money.payment}/v1/payments/not-a-uuid", headers=other, timeout=5).status_code == 404
+    )
+    assert money.balance(user) == 9_000
+
+
+def test_a_declined_refund_releases_its_reservation(money: PaymentServices) -> None:
+    user = money.new_users(1, 10_000)[0]
+    pid = money.pay(user, 1_000).json()["payment_id"]
+    money.set_faults(decline_rate=1.0)
+    declined = money.refund(pid, 1_000)
+    assert declined.status_code == 402 and declined.json()["failure_reason"] == "channel_declined"
+    money.reset_faults()
+    assert money.refund(pid, 1_000).status_code == 201
+    assert money.balance(user) == 10_000
+
+
+def test_a_failed_payment_is_not_refundable(money: PaymentServices) -> None:
+    user = money.new_users(1, 10)[0]
+    pid = money.pay(user, 500).json()["payment_id"]
+    answer = money.refund(pid, 100)
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "payment_not_refundable"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"user_id": "u", "amount": 1.5, "currency": "EUR", "payment_method": "card"},
+        {"user_id": "u", "amount": 0, "currency": "EUR", "payment_method": "card"},
+        {"user_id": "u", "amount": "10", "currency": "EUR", "payment_method": "card"},
+        {"user_id": "u", "amount": 10, "currency": "eur", "payment_method": "card"},
+        {"user_id": "u", "amount": 10, "currency": "EUR", "payment_method": "cash"},
+        {"user_id": "u", "amount": 10, "currency": "EUR", "payment_method": "card", "cvv": "123"},
+        {"amount": 10, "currency": "EUR", "payment_method": "card"},
+    ],
+)
+def test_invalid_bodies_are_422_and_write_nothing(money: PaymentServices, body: dict[str, Any]) -> None:
+    key = uuid.uuid4().hex
+    headers = {"X-Merchant-Id": MERCHANT, "Idempotency-Key": key}
+    answer = requests.post(f"{money.payment}/v1/payments", json=body, headers=headers, timeout=5)
+    assert answer.status_code == 422, answer.text
+    assert set(answer.json()["error"]) >= {"code", "message", "field"}
+    assert money.query("SELECT 1 FROM payment.payments WHERE idempotency_key = %s", key) == []
+
+
+def test_an_unreachable_idempotency_store_refuses_the_payment(money: PaymentServices) -> None:
+    url = money.start_payment(
+        name="payment-no-redis",
+        workers=1,
+        ready_path="/healthz",
+        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+    )
+    user = money.new_users(1, 10_000)[0]
+    answer = money.pay(user, 100, url=url)
+    assert answer.status_code == 503 and answer.json()["error"]["code"] == "idempotency_store_unavailable"
+    assert money.balance(user) == 10_000
+    assert money.query("SELECT 1 FROM payment.payments WHERE user_id = %s", user) == []
+    assert money.samples(url)[("payment_idempotency_store_errors_total", ())] == 1
+    assert requests.get(f"{url}/readyz", timeout=5).status_code == 503
+
+
+def _insert_stuck(s: PaymentServices, user: str, amount: int, state: str) -> str:
+    pid = str(uuid.uuid4())
+    s.query(
+        "INSERT INTO payment.payments (payment_id, merchant_id, idempotency_key, request_fingerprint,"
+        " user_id, amount, currency, payment_method, channel, state, updated_at) VALUES"
+        " (%s, %s, %s, 'fp', %s, %s, 'EUR', 'card', 'card', %s, now() - interval '1 hour') RETURNING 1",
+        pid,
+        MERCHANT,
+        uuid.uuid4().hex,
+        user,
+        amount,
+        state,
+    )
+    return pid
+
+
+def _debit(s: PaymentServices, pid: str, user: str, amount: int) -> None:
+    body = {"payment_id": pid, "user_id": user, "currency": "EUR", "amount": amount}
+    assert requests.post(f"{s.urls['account']}/v1/ledger/debits", json=body, timeout=5).status_code == 201
+
+
+def test_the_reconciler_finishes_or_compensates_what_a_crash_left(money: PaymentServices) -> None:
+    user = money.new_users(1, 100_000)[0]
+    # Crashed after the debit, before the charge: compensated.
+    never_charged = _insert_stuck(money, user, 1_000, "debited")
+    _debit(money, never_charged, user, 1_000)
+    # Crashed after the channel approved, before the answer was stored: completed.
+    charged = _insert_stuck(money, user, 2_000, "debited")
+    _debit(money, charged, user, 2_000)
+    charge = {"payment_id": charged, "amount": 2_000, "currency": "EUR", "channel": "card"}
+    assert (
+        requests.post(f"{money.urls['channel']}/v1/charges", json=charge, timeout=5).json()["status"]
+        == "approved"
+    )
+    # Crashed while the debit was in flight (it may or may not have happened): made certain, then compensated.
+    maybe_debited = _insert_stuck(money, user, 3_000, "risk_approved")
+    # Crashed before the risk answer: failed, nothing moved.
+    created = _insert_stuck(money, user, 4_000, "created")
+    # Crashed half-way through the compensation: finished.
+    compensating = _insert_stuck(money, user, 5_000, "compensating")
+    _debit(money, compensating, user, 5_000)
+    assert money.balance(user) == 100_000 - 1_000 - 2_000 - 5_000
+
+    env = {**os.environ, "SERVICE_NAME": "payment", "DATABASE_URL": money.dsn, **money.payment_env()}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "apps.payment.reconcile", "--older-than", "60"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "still open 0" in run.stdout, run.stdout
+
+    assert stored_state(money, never_charged) == "failed"
+    assert stored_state(money, charged) == "succeeded"
+    assert stored_state(money, maybe_debited) == "failed"
+    assert stored_state(money, created) == "failed"
+    assert stored_state(money, compensating) == "failed"
+    assert money.balance(user) == 100_000 - 2_000
+    assert movements(money, maybe_debited) == [("compensation", 3_000), ("debit", 3_000)]
+    assert movements(money, created) == []
+    assert [e["type"] for e in outbox(money, charged)] == ["payment.succeeded"]
+    assert [e["type"] for e in outbox(money, never_charged)] == ["payment.failed"]
+
+
+def test_metrics_are_the_catalogs(money: PaymentServices) -> None:
+    user = money.new_users(1, 10_000)[0]
+    pid = money.pay(user, 1_000).json()["payment_id"]
+    money.refund(pid, 10)
+    money.set_faults(decline_rate=1.0)
+    assert money.pay(user, 1_000).status_code == 402  # a failure and a compensation
+    exposed = exposed_shape(requests.get(f"{money.payment}/metrics", timeout=5).text)
+    declared = catalog_shape("payment")
+    # The outbox families belong to the relay, which runs elsewhere; everything else is ours.
+    relay = {"payment_outbox_backlog", "payment_outbox_published", "payment_outbox_publish_errors"}
+    assert set(exposed) <= set(declared)
+    # Families whose series appear only once something happens (an error) may be absent.
+    assert set(declared) - set(exposed) <= relay | {"redis_client_errors"}
+    for name, shape in exposed.items():
+        assert shape == declared[name], name
+    samples = money.samples(money.payment)
+    assert (
+        samples[("payments_total", (("channel", "card"), ("currency", "EUR"), ("status", "succeeded")))] >= 1
+    )
+    assert user not in str(samples) and pid not in str(samples)  # no ids in labels
