@@ -34,21 +34,58 @@ from obsctl.stack.redis import Redis
 from obsctl.stack.stack import Stack
 from obsctl.stack.tansu import Tansu
 
+TEMP_PREFIX = "obsctl-test-"
+
 
 def _world_searchable_tempdir(prefix: str) -> Path:
     # PostgreSQL runs as the `postgres` user when the tests run as root, so it must be able to
-    # enter the directory: mkdtemp's 0700 is too strict.
-    path = Path(tempfile.mkdtemp(prefix=prefix))
+    # enter the directory: mkdtemp's 0700 is too strict. The owner file lets a later session clean
+    # up after this one if it is killed before its fixtures stop their servers.
+    path = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX + prefix))
     path.chmod(0o755)
+    (path / "owner.pid").write_text(f"{os.getpid()}\n")
     return path
+
+
+def _stop_and_remove(path: Path) -> None:
+    """Stop whatever is still recorded in a state directory (only our processes), then delete it."""
+    try:
+        Stack(path).down()
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Clean up after earlier test sessions that were killed: their owner process is gone."""
+    for path in Path(tempfile.gettempdir()).glob(TEMP_PREFIX + "*"):
+        try:
+            owner = int((path / "owner.pid").read_text())
+        except (OSError, ValueError):
+            continue
+        if not Path(f"/proc/{owner}").exists():
+            _stop_and_remove(path)
 
 
 @pytest.fixture(scope="session")
 def stack_state_dir() -> Iterator[Path]:
     """The session's state directory (data, logs, pid records of the servers below)."""
-    path = _world_searchable_tempdir("obsctl-test-")
+    path = _world_searchable_tempdir("session-")
     yield path
-    shutil.rmtree(path, ignore_errors=True)
+    _stop_and_remove(path)
+
+
+@pytest.fixture(scope="session")
+def state_dir_factory() -> Iterator[Callable[[], Path]]:
+    """Factory: a new empty state directory PostgreSQL can use too (world-searchable); removed at the end."""
+    made: list[Path] = []
+
+    def make() -> Path:
+        made.append(_world_searchable_tempdir("state-"))
+        return made[-1]
+
+    yield make
+    for path in made:
+        _stop_and_remove(path)
 
 
 @pytest.fixture(scope="session")
@@ -171,7 +208,7 @@ def local_stack() -> Iterator[Callable[..., Stack]]:
     stacks: list[tuple[Stack, Path]] = []
 
     def start(components: list[str] | None = None, **kwargs: Any) -> Stack:
-        state = _world_searchable_tempdir("obsctl-stack-")
+        state = _world_searchable_tempdir("stack-")
         stack = Stack(state, **kwargs)
         stacks.append((stack, state))
         stack.up(components)
@@ -181,4 +218,4 @@ def local_stack() -> Iterator[Callable[..., Stack]]:
     for stack, state in reversed(stacks):
         stack.down()
         if not os.environ.get("OBSCTL_KEEP_TEST_STATE"):
-            shutil.rmtree(state, ignore_errors=True)
+            _stop_and_remove(state)

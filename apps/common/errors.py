@@ -36,12 +36,17 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
 class DependencyError(Exception):
     """An outbound call failed; `kind` says how so callers can map it to 503 or 504."""
 
-    def __init__(self, dependency: str, kind: str, detail: str, status: int | None = None):
+    def __init__(
+        self, dependency: str, kind: str, detail: str, status: int | None = None, response: Any = None
+    ):
         super().__init__(f"{dependency}: {kind}: {detail}")
         self.dependency = dependency
         self.kind = kind  # "unavailable", "timeout", "circuit_open"
         self.detail = detail
         self.status = status
+        # The callee's 5xx answer (a requests.Response), when there was one: a caller that passes
+        # answers through (the gateway) needs its body, which may say more than the status.
+        self.response = response
 
 
 class DeadlineExceeded(Exception):

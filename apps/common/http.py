@@ -139,9 +139,11 @@ class ServiceClient:
         finally:
             self._duration.labels(method, self.name, status).observe(time.perf_counter() - started)
         if response.status_code == 504:
-            raise DependencyError(self.name, "timeout", "callee ran out of time", response.status_code)
+            raise DependencyError(
+                self.name, "timeout", "callee ran out of time", response.status_code, response
+            )
         if response.status_code >= 500:
             raise DependencyError(
-                self.name, "unavailable", f"HTTP {response.status_code}", response.status_code
+                self.name, "unavailable", f"HTTP {response.status_code}", response.status_code, response
             )
         return response

@@ -38,3 +38,9 @@ def configure(service: str, level: str = "INFO") -> None:
     handler.addFilter(TraceContextFilter())
     root.addHandler(handler)
     root.setLevel(level)
+    # The SDK's own diagnostics go to stderr only, not through the OTLP log handler on the root
+    # logger: with the collector down, each failed export would log a record that queues another
+    # export, forever (and stretch a shutdown past gunicorn's graceful timeout).
+    sdk_diagnostics = logging.getLogger("opentelemetry")
+    sdk_diagnostics.propagate = False
+    sdk_diagnostics.addHandler(handler)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import (
@@ -21,6 +22,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as prom_multiprocess
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from apps.common.config import service_name
 from obsctl import catalog as catalog_module
@@ -86,13 +89,35 @@ def histogram(name: str) -> Histogram:
     return _get(name, "histogram")
 
 
+class _WithDeclaredFamilies(Collector):
+    """Adds an empty family (HELP and TYPE, no samples) for each of the service's catalog metrics
+    that has no sample yet, so /metrics always lists every declared family: in multiprocess mode a
+    metric exists only once some worker wrote a sample (an error counter before the first error)."""
+
+    def __init__(self, inner: Collector) -> None:
+        self.inner = inner
+
+    def collect(self) -> Iterable[Metric]:
+        seen = set()
+        for family in self.inner.collect():
+            seen.add(family.name)
+            yield family
+        cat = catalog_module.default()
+        if service_name() not in cat.services:
+            return
+        for m in cat.service_metrics(service_name()):
+            name = m.name.removesuffix("_total") if m.type == "counter" else m.name
+            if name not in seen:
+                yield Metric(name, m.help, m.type)
+
+
 def exposition() -> tuple[bytes, str]:
     """The /metrics body: all workers' samples in multiprocess mode, this process's otherwise."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         prom_multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(_REGISTRY), CONTENT_TYPE_LATEST
+        return generate_latest(_WithDeclaredFamilies(registry)), CONTENT_TYPE_LATEST
+    return generate_latest(_WithDeclaredFamilies(_REGISTRY)), CONTENT_TYPE_LATEST
 
 
 def mark_process_dead(pid: int) -> None:

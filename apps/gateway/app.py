@@ -10,6 +10,7 @@ import psycopg
 import yaml
 from flask import Flask, Response, g, jsonify
 from psycopg_pool import PoolTimeout
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from apps.common import db, redis_client
 from apps.common.app import create_base_app
@@ -29,7 +30,9 @@ def openapi_json() -> bytes:
 
 def create_app() -> Flask:
     app = create_base_app("gateway", readiness={"postgres": db.ping, "redis": redis_client.ping})
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # One byte over the limit: werkzeug answers 413 itself when Content-Length is larger, but a
+    # chunked body is only cut at this length, silently; routes see the extra byte and refuse it.
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
     app.extensions["clients"] = {
         "payment": ServiceClient("payment", env("PAYMENT_URL")),
         "account": ServiceClient("account", env("ACCOUNT_URL")),
@@ -44,6 +47,11 @@ def create_app() -> Flask:
     @app.errorhandler(PoolTimeout)
     def _database_down(_exc: Exception) -> tuple[Response, int]:
         return jsonify(error_body("dependency_unavailable", "the merchant store is unavailable")), 503
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(_exc: RequestEntityTooLarge) -> tuple[Response, int]:
+        message = f"the request body is over {MAX_BODY_BYTES} bytes"
+        return jsonify(error_body("payload_too_large", message)), 413
 
     @app.after_request
     def _request_id(response: Response) -> Response:

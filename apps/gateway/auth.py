@@ -12,6 +12,7 @@ import logging
 import time
 
 import redis
+from werkzeug.datastructures import Headers
 
 from apps.common import metrics, redis_client
 from apps.common.errors import ApiError, DependencyError
@@ -32,7 +33,7 @@ def _reject(reason: str, code: str, message: str, field: str | None) -> ApiError
     return ApiError(401, code, message, field)
 
 
-def authenticate(headers: dict[str, str], method: str, target: str, body: bytes) -> Merchant:
+def authenticate(headers: Headers, method: str, target: str, body: bytes) -> Merchant:
     """The merchant a correctly signed request comes from; raises ApiError(401) otherwise.
 
     Replay protection is separate (see `mark_used`) so that a request refused by the rate limiter
@@ -48,7 +49,10 @@ def authenticate(headers: dict[str, str], method: str, target: str, body: bytes)
     timestamp = headers.get(TIMESTAMP_HEADER, "")
     if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         raise _reject(
-            "stale_timestamp", "invalid_timestamp", "X-Timestamp must be unix time in seconds", TIMESTAMP_HEADER
+            "stale_timestamp",
+            "invalid_timestamp",
+            "X-Timestamp must be unix time in seconds",
+            TIMESTAMP_HEADER,
         )
     if abs(time.time() - int(timestamp)) > signing.TIMESTAMP_WINDOW_S:
         raise _reject(

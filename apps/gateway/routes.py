@@ -14,15 +14,17 @@ failures while the deadline allows.
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import quote
 
 import requests
 from flask import Blueprint, Response, current_app, g, request
 from opentelemetry import trace
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from apps.common.errors import ApiError
+from apps.common.errors import ApiError, DependencyError
 from apps.common.http import ServiceClient
-from apps.gateway import auth, merchants, ratelimit, validation
+from apps.gateway import auth, merchants, ratelimit, request_baggage, validation
 from apps.gateway.merchants import Merchant
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,9 @@ def _signed_target() -> str:
 
 
 def _authenticated() -> Merchant:
-    body = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH: 413 before any other work
+    body = request.get_data(cache=True)  # over the limit: 413 before any other work
+    if len(body) > validation.MAX_BODY_BYTES:
+        raise RequestEntityTooLarge()
     merchant = auth.authenticate(request.headers, request.method, _signed_target(), body)
     # The limit before the replay marker: a request refused with 429 may be sent again unchanged.
     ratelimit.check(merchant)
@@ -55,6 +59,19 @@ def _authenticated() -> Merchant:
     g.merchant = merchant
     trace.get_current_span().set_attribute("merchant.id", merchant.merchant_id)
     return merchant
+
+
+def _call(service: str, method: str, path: str, **kwargs: Any) -> requests.Response:
+    """One call to an internal service. Its own 503/504 answers (a JSON error body, which for a
+    payment carries the payment's final or pending state in error.payment) are returned to be
+    passed through; without an answer (connection refused, timeout) the base app's 503/504 apply."""
+    try:
+        return _client(service).request(method, path, **kwargs)
+    except DependencyError as exc:
+        answer = exc.response
+        if answer is not None and answer.headers.get("Content-Type", "").startswith("application/json"):
+            return answer
+        raise
 
 
 def _passthrough(answer: requests.Response) -> Response:
@@ -74,13 +91,15 @@ def create_payment() -> Response:
     merchant = _authenticated()
     key = validation.idempotency_key(request.headers.get("Idempotency-Key"), required=True)
     payment = validation.validate(validation.PaymentRequest, validation.parse_json(request.get_data()))
-    answer = _client("payment").request(
-        "POST",
-        "/v1/payments",
-        json=payment.model_dump(exclude_none=True),
-        headers={"X-Merchant-Id": merchant.merchant_id, "Idempotency-Key": str(key)},
-        idempotent=False,
-    )
+    with request_baggage.carried(user_id=payment.user_id):
+        answer = _call(
+            "payment",
+            "POST",
+            "/v1/payments",
+            json=payment.model_dump(exclude_none=True),
+            headers={"X-Merchant-Id": merchant.merchant_id, "Idempotency-Key": str(key)},
+            idempotent=False,
+        )
     if answer.status_code in (201, 402):
         # The user is now this merchant's customer, whose balance it may read. Best effort: the
         # payment has happened, and its answer must reach the merchant even if this write fails.
@@ -95,9 +114,14 @@ def create_payment() -> Response:
 def get_payment(payment_id: str) -> Response:
     merchant = _authenticated()
     validation.path_id(payment_id, "payment")
-    answer = _client("payment").request(
-        "GET", f"/v1/payments/{payment_id}", headers={"X-Merchant-Id": merchant.merchant_id}, idempotent=True
-    )
+    with request_baggage.carried():
+        answer = _call(
+            "payment",
+            "GET",
+            f"/v1/payments/{payment_id}",
+            headers={"X-Merchant-Id": merchant.merchant_id},
+            idempotent=True,
+        )
     return _passthrough(answer)
 
 
@@ -110,9 +134,15 @@ def create_refund(payment_id: str) -> Response:
     headers = {"X-Merchant-Id": merchant.merchant_id}
     if key:
         headers["Idempotency-Key"] = key
-    answer = _client("payment").request(
-        "POST", f"/v1/payments/{payment_id}/refunds", json=refund.model_dump(), headers=headers, idempotent=False
-    )
+    with request_baggage.carried():
+        answer = _call(
+            "payment",
+            "POST",
+            f"/v1/payments/{payment_id}/refunds",
+            json=refund.model_dump(),
+            headers=headers,
+            idempotent=False,
+        )
     return _passthrough(answer)
 
 
@@ -125,7 +155,12 @@ def get_balance(user_id: str) -> Response:
     # A merchant reads only its own customers' balances; others look exactly like unknown users.
     if not merchants.is_customer(merchant.merchant_id, user_id):
         raise ApiError(404, "account_not_found", "account not found")
-    answer = _client("account").request(
-        "GET", f"/v1/accounts/{quote(user_id, safe='')}", params={"currency": currency}, idempotent=True
-    )
+    with request_baggage.carried(user_id=user_id):
+        answer = _call(
+            "account",
+            "GET",
+            f"/v1/accounts/{quote(user_id, safe='')}",
+            params={"currency": currency},
+            idempotent=True,
+        )
     return _passthrough(answer)

@@ -94,7 +94,9 @@ def validate(model: type[M], data: dict[str, Any]) -> M:
 def idempotency_key(value: str | None, *, required: bool) -> str | None:
     if value is None or value == "":
         if required:
-            raise ApiError(400, "missing_idempotency_key", "the Idempotency-Key header is required", "Idempotency-Key")
+            raise ApiError(
+                400, "missing_idempotency_key", "the Idempotency-Key header is required", "Idempotency-Key"
+            )
         return None
     if not _IDEMPOTENCY_KEY.fullmatch(value):
         raise ApiError(

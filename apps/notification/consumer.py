@@ -12,7 +12,6 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
@@ -119,19 +118,21 @@ class NotificationConsumer(threading.Thread):
             return
         lag = dict.fromkeys(TOPICS, 0)
         assigned: list[TopicPartition] = list(consumer.assignment())
-        if assigned:
-            ends: dict[Any, int] = consumer.end_offsets(assigned)
-            for tp in assigned:
+        for tp in assigned:
+            position = consumer.position(tp)
+            # The high watermark of the last fetch response, not end_offsets(): tansu answers
+            # ListOffsets(latest) with the last batch's base offset + 1, which under-counts.
+            end = consumer.highwater(tp)
+            if end is None:
+                continue
+            if position > end:
+                # The log is shorter than what we consumed: the broker lost its data (tansu's
+                # memory storage after a restart) and numbers offsets from 0 again. Read it all
+                # again; the dedupe by event id keeps every notification single.
+                log.warning("partition %s ends before our position; reading it again", tp)
+                consumer.seek_to_beginning(tp)
                 position = consumer.position(tp)
-                end = ends.get(tp, position)
-                if position > end:
-                    # The log is shorter than what we consumed: the broker lost its data (tansu's
-                    # memory storage after a restart) and numbers offsets from 0 again. Read it
-                    # all again; the dedupe by event id keeps every notification single.
-                    log.warning("partition %s ends before our position; reading it again", tp)
-                    consumer.seek_to_beginning(tp)
-                    position = consumer.position(tp)
-                lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - position)
+            lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - position)
         gauge = metrics.gauge("kafka_consumer_lag")
         for topic, value in lag.items():
             gauge.labels(topic).set(value)

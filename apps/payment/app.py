@@ -181,13 +181,13 @@ _reconciler_lock = threading.Lock()
 
 
 def _start_reconciler_thread() -> None:
-    """With PAYMENT_RECONCILE_INTERVAL_S > 0, each worker reconciles in the background.
+    """Each worker reconciles in the background every PAYMENT_RECONCILE_INTERVAL_S (5; 0 turns it off).
 
     Several workers reconciling at once is safe: every transition is a guarded UPDATE and every
     call the reconciler makes is idempotent.
     """
     global _reconciler_started
-    interval = env("PAYMENT_RECONCILE_INTERVAL_S", 0.0, float)
+    interval = env("PAYMENT_RECONCILE_INTERVAL_S", 5.0, float)
     if interval <= 0:
         return
     with _reconciler_lock:

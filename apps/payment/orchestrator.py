@@ -35,9 +35,10 @@ def process(payment: Payment, deadline: Deadline, started: float, budgets: Budge
             else:
                 p = steps.evaluate_risk(p, deadline, budgets, started)
         if p.state == P.RISK_APPROVED:
-            if deadline.expired():
-                raise Stalled(p, "timeout")
-            p = steps.debit(p, deadline, budgets, started)
+            if deadline.expired():  # the debit was never sent: nothing to give back
+                p = steps.move(p, P.FAILED, started, failure_reason="deadline_exceeded")
+            else:
+                p = steps.debit(p, deadline, budgets, started)
         if p.state == P.DEBITED:
             if deadline.remaining() <= budgets.compensation_reserve_s:
                 # Too late to charge: give the money back rather than leave the user short.

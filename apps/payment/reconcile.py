@@ -8,7 +8,7 @@ Only records untouched for longer than PAYMENT_RECONCILE_AFTER_S (default: the p
 means and how it is resolved:
 
     created        no money moved                -> failed (deadline_exceeded)
-    risk_approved  the debit may have happened   -> repeat the idempotent debit, then compensate
+    risk_approved  the debit may have happened   -> compensate (credits it back, or voids it)
     debited        the charge may have happened  -> GET /v1/charges/{id}: approved -> succeeded,
                                                     declined or never charged -> compensate
     charged        approved by the channel       -> succeeded
@@ -60,11 +60,8 @@ def resolve_payment(p: Payment, budgets: Budgets) -> Payment:
         if p.state == P.CREATED:
             p = steps.move(p, P.FAILED, failure_reason="deadline_exceeded")
         if p.state == P.RISK_APPROVED:
-            # Repeating the debit tells whether it happened: a duplicate or a fresh one is now
-            # certain (and is credited back below); insufficient funds means it never did.
-            p = steps.debit(p, deadline, budgets, None)
-            if p.state == P.DEBITED:
-                p = steps.move(p, P.COMPENSATING, failure_reason="deadline_exceeded")
+            # The debit may or may not have happened: the compensation credits it back or voids it.
+            p = steps.move(p, P.COMPENSATING, failure_reason="deadline_exceeded")
         if p.state == P.DEBITED:
             p = steps.charge_outcome(p, deadline, None, unknown_reason="deadline_exceeded")
         if p.state == P.CHARGED:
@@ -123,8 +120,9 @@ def reconcile(older_than_s: float | None = None, limit: int = 500) -> Summary:
 
 
 def run_forever(interval_s: float) -> None:
-    """The periodic task (a background thread of the service, or the command with --loop)."""
+    """The periodic task: a background thread in each worker of the service."""
     while True:
+        time.sleep(interval_s)
         try:
             summary = reconcile()
             if summary.examined:
@@ -133,7 +131,6 @@ def run_forever(interval_s: float) -> None:
                 )
         except Exception:
             log.exception("reconciler pass failed")
-        time.sleep(interval_s)
 
 
 @click.command()

@@ -7,7 +7,8 @@ between steps leaves a record whose state says exactly what is known:
     risk_approved  risk approved; the debit may or may not have reached the ledger
     debited        the ledger confirmed the debit; the channel charge may or may not have happened
     charged        the channel approved the charge; the final bookkeeping is pending
-    compensating   the charge failed or was declined; the debit must be credited back
+    compensating   the charge failed or was declined, or the debit's answer was lost: whatever
+                   was debited must be credited back (the ledger voids a payment it never debited)
     succeeded      final: money captured
     failed         final: no money moved, or the debit was credited back
 
@@ -41,7 +42,7 @@ class RefundState(StrEnum):
 P = PaymentState
 PAYMENT_TRANSITIONS: dict[PaymentState, frozenset[PaymentState]] = {
     P.CREATED: frozenset({P.RISK_APPROVED, P.FAILED}),
-    P.RISK_APPROVED: frozenset({P.DEBITED, P.FAILED}),
+    P.RISK_APPROVED: frozenset({P.DEBITED, P.COMPENSATING, P.FAILED}),
     P.DEBITED: frozenset({P.CHARGED, P.COMPENSATING}),
     P.CHARGED: frozenset({P.SUCCEEDED}),
     P.COMPENSATING: frozenset({P.FAILED}),

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import requests
+
 from apps.common.config import env
 from apps.common.deadline import Deadline
 from apps.common.errors import DependencyError
@@ -115,8 +117,9 @@ def evaluate_risk(p: Payment, deadline: Deadline, budgets: Budgets, started: flo
 def debit(p: Payment, deadline: Deadline, budgets: Budgets, started: float | None) -> Payment:
     """risk_approved -> debited, or failed (insufficient funds, no account).
 
-    Without an answer the debit may or may not have happened: the state stays risk_approved and
-    the reconciler repeats the (idempotent) debit to find out, then credits it back.
+    Without an answer the debit may or may not have happened: the payment goes to compensating.
+    The ledger's compensation credits back a debit that happened, and voids the payment id of one
+    that did not, so a debit arriving late is refused and no money stays taken either way.
     """
     try:
         response = clients.get().account.request(
@@ -132,7 +135,8 @@ def debit(p: Payment, deadline: Deadline, budgets: Budgets, started: float | Non
             deadline=capped(deadline, budgets.account_s),
         )
     except DependencyError as exc:
-        raise Stalled(p, _stall_kind(exc)) from exc
+        reason = "deadline_exceeded" if exc.kind == "timeout" else "dependency_unavailable"
+        return move(p, P.COMPENSATING, started, failure_reason=reason)
     if response.status_code in (200, 201):
         return move(p, P.DEBITED, started)
     code = _error_code(response)
@@ -140,6 +144,9 @@ def debit(p: Payment, deadline: Deadline, budgets: Budgets, started: float | Non
         return move(p, P.FAILED, started, failure_reason="insufficient_funds")
     if response.status_code == 404:
         return move(p, P.FAILED, started, failure_reason="account_not_found")
+    if response.status_code == 409 and code == "payment_voided":
+        # Compensated (voided) by an earlier attempt that gave up on this debit.
+        return move(p, P.FAILED, started, failure_reason="deadline_exceeded")
     raise RuntimeError(f"account answered {response.status_code} {code} to a debit")
 
 
@@ -148,29 +155,40 @@ def charge(p: Payment, deadline: Deadline, budgets: Budgets, started: float | No
 
     The channel gets the request's deadline minus the compensation reserve, so a channel that
     never answers still leaves time to find out and to credit the debit back.
+
+    A charge whose answer did not come in time may still be running at the provider: asking
+    GET /v1/charges/{id} right away could answer 404 for a charge approved a moment later. So the
+    charge is sent once more (idempotent per payment id): the provider queues it behind the first
+    attempt and answers that attempt's outcome, or processes it afresh when the first recorded
+    nothing. When that answer is lost too, the payment stays `debited` for the reconciler, which
+    asks GET long after every attempt has ended.
     """
-    channel = clients.get().channel
     try:
-        response = channel.request(
-            "POST",
-            "/v1/charges",
-            json={
-                "payment_id": p.payment_id,
-                "amount": p.amount,
-                "currency": p.currency,
-                "channel": p.channel,
-            },
-            idempotent=True,
-            deadline=capped(deadline, budgets.channel_s, budgets.compensation_reserve_s),
-        )
+        response = _send_charge(p, capped(deadline, budgets.channel_s, budgets.compensation_reserve_s))
     except DependencyError as exc:
         if exc.kind != "timeout":
             # Injected errors and an open breaker: the provider recorded nothing.
             return move(p, P.COMPENSATING, started, failure_reason="channel_error")
-        return charge_outcome(
-            p, capped(deadline, budgets.channel_s), started, unknown_reason="channel_timeout"
-        )
+        try:
+            response = _send_charge(
+                p, capped(deadline, budgets.channel_s, budgets.compensation_reserve_s / 2)
+            )
+        except DependencyError as again:
+            if again.kind == "unavailable" and again.status is not None:
+                # The provider answered an error: the first attempt has ended unrecorded, so has this one.
+                return move(p, P.COMPENSATING, started, failure_reason="channel_timeout")
+            raise Stalled(p, "timeout") from again
     return _apply_charge_answer(p, response.status_code, response, started)
+
+
+def _send_charge(p: Payment, deadline: Deadline) -> requests.Response:
+    return clients.get().channel.request(
+        "POST",
+        "/v1/charges",
+        json={"payment_id": p.payment_id, "amount": p.amount, "currency": p.currency, "channel": p.channel},
+        idempotent=True,
+        deadline=deadline,
+    )
 
 
 def charge_outcome(p: Payment, deadline: Deadline, started: float | None, unknown_reason: str) -> Payment:
@@ -186,8 +204,10 @@ def charge_outcome(p: Payment, deadline: Deadline, started: float | None, unknow
     return _apply_charge_answer(p, response.status_code, response, started)
 
 
-def _apply_charge_answer(p: Payment, status: int, response: object, started: float | None) -> Payment:
-    body = response.json() if status == 200 else {}  # type: ignore[attr-defined]
+def _apply_charge_answer(
+    p: Payment, status: int, response: requests.Response, started: float | None
+) -> Payment:
+    body = response.json() if status == 200 else {}
     if status == 200 and body.get("status") == "approved":
         return move(p, P.CHARGED, started, provider_ref=body.get("provider_ref"))
     if status == 200 and body.get("status") == "declined":
@@ -203,7 +223,11 @@ def settle(p: Payment, started: float | None) -> Payment:
 def compensate(
     p: Payment, deadline: Deadline, budgets: Budgets, started: float | None, reason: str
 ) -> Payment:
-    """compensating -> failed once the ledger has credited the debit back (idempotent per payment)."""
+    """compensating -> failed once the ledger has credited the debit back (idempotent per payment).
+
+    `404 debit_not_found` is as final: the debit never happened, and the ledger has voided the
+    payment id so that it never will.
+    """
     try:
         response = clients.get().account.request(
             "POST",
@@ -220,10 +244,12 @@ def compensate(
         )
     except DependencyError as exc:
         raise Stalled(p, _stall_kind(exc)) from exc
-    if response.status_code not in (200, 201):
+    never_debited = response.status_code == 404 and _error_code(response) == "debit_not_found"
+    if response.status_code not in (200, 201) and not never_debited:
         raise RuntimeError(f"account answered {response.status_code} to a compensation credit")
     moved = move(p, P.FAILED, started)
-    telemetry.compensation(reason)
+    if not never_debited:
+        telemetry.compensation(reason)
     return moved
 
 

@@ -2,13 +2,17 @@
 
 Generate every artifact, start the stack (PostgreSQL, Redis, tansu, the six services, Prometheus
 with the generated rules, Alertmanager with the generated routing and a local webhook), drive
-signed traffic, turn channel errors on until the payment-availability SLO pages, turn them off
-until the page resolves, then summarise from Prometheus and Alertmanager's webhook.
+signed traffic, turn the provider's errors on until the payment-availability SLO pages, turn them
+off and watch the burn rate fall, then summarise from Prometheus and Alertmanager's webhook.
+
+The page has two conditions (14.4x the budget over 1h and 5m, 6x over 6h and 30m). After recovery
+the first lets go within about 5 minutes, the second only when the errors have left the 30m window,
+about 30 minutes later (docs/demo.md has the arithmetic). The demo waits for the first and says when
+the page will resolve; `--until-resolved` waits for the resolution and its notification too.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,107 +22,142 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from obsctl import artifacts, faults, paths
-from obsctl.load.run import LoadProcess
+from obsctl import artifacts, faults, notifications, paths, slo_timing
+from obsctl.errors import ObsctlError
+from obsctl.load.run import LoadProcess, LoadResult
 from obsctl.promql import PrometheusAPI
 from obsctl.stack.stack import Stack
 
 PAGE_ALERT = "PaymentAvailabilityBudgetBurn"
 PAGE_LABELS = {"severity": "critical"}
+SLO_ID = "gateway-payment-availability"
 FAULT = "channel-errors"
+FIRE_TIMEOUT_S = 300
+FAST_CLEAR_TIMEOUT_S = 480
+RESOLVE_TIMEOUT_S = 45 * 60
 
 
 @dataclass
 class Timeline:
-    started: float = field(default_factory=time.monotonic)
+    started: float = field(default_factory=time.time)
     events: list[tuple[float, str]] = field(default_factory=list)
 
     def mark(self, what: str) -> float:
-        at = time.monotonic() - self.started
-        self.events.append((at, what))
-        return at
+        now = time.time()
+        self.events.append((now, what))
+        return now
 
 
-def _wait_for(console: Console, what: str, check: Callable[[], bool], timeout_s: float) -> float | None:
-    """Poll `check` every 2 s under a spinner; seconds taken, or None on timeout."""
-    began = time.monotonic()
-    with console.status(what) as status:
-        while time.monotonic() - began < timeout_s:
-            if check():
-                return time.monotonic() - began
-            status.update(f"{what} ({time.monotonic() - began:.0f}s)")
-            time.sleep(2)
-    return None
+@dataclass
+class Measured:
+    """Seconds, as measured; None when the step did not happen."""
+
+    healthy_s: float = 0.0
+    fired_s: float | None = None
+    notified_s: float | None = None
+    fault_s: float | None = None
+    fast_clear_s: float | None = None
+    resolved_s: float | None = None
+    resolved_notified_s: float | None = None
 
 
-def run(*, keep: bool = True, rate: float = 20.0, warmup_s: int = 60, console: Console | None = None) -> int:
-    console = console or Console()
-    timeline = Timeline()
+class Demo:
+    def __init__(self, console: Console, stack: Stack, prom: PrometheusAPI):
+        self.console = console
+        self.stack = stack
+        self.prom = prom
+        self.timeline = Timeline()
+        self.measured = Measured()
+
+    # -- what Prometheus says ------------------------------------------------------------------
+
+    def budget(self) -> float:
+        objective = self.prom.scalar(f'max(slo:objective:ratio{{sloth_id="{SLO_ID}"}})')
+        if objective is None:
+            raise ObsctlError(f"Prometheus has no slo:objective:ratio for {SLO_ID}: are the rules loaded?")
+        return 1 - objective
+
+    def burn(self, window: str) -> float | None:
+        ratio = self.prom.scalar(f'max(slo:sli_error:ratio_rate{window}{{sloth_id="{SLO_ID}"}})')
+        return None if ratio is None else ratio / self.budget()
+
+    def burn_line(self) -> str:
+        parts = []
+        for window in ("5m", "1h", "30m"):
+            value = self.burn(window)
+            parts.append(f"{window} {'-' if value is None else f'{value:.1f}x'}")
+        return "burn rate " + ", ".join(parts)
+
+    def paging(self) -> bool:
+        return bool(self.prom.firing(PAGE_ALERT, **PAGE_LABELS))
+
+    # -- waiting, with progress ------------------------------------------------------------------
+
+    def wait_for(self, what: str, check: Callable[[], bool], timeout_s: float) -> float | None:
+        """Poll `check` every 2 s, the burn rates on the status line; seconds taken, None on timeout."""
+        began = time.time()
+        with self.console.status(what) as status:
+            while time.time() - began < timeout_s:
+                if check():
+                    return time.time() - began
+                status.update(f"{what} ({time.time() - began:.0f}s; {self.burn_line()})")
+                time.sleep(2)
+        return None
+
+    def notified(self, status: str, since: float) -> notifications.Notification | None:
+        log = Path(self.stack.env()["ALERTS_LOG"])
+        return notifications.first(log, PAGE_ALERT, status, since=since, **PAGE_LABELS)
+
+
+def run(
+    *,
+    keep: bool = True,
+    rate: float = 20.0,
+    warmup_s: int = 60,
+    until_resolved: bool = False,
+    console: Console | None = None,
+) -> int:
+    console = console or Console(highlight=False)
     console.rule("[bold]payment observability demo")
+    steps = 7
 
-    console.print("[bold]1/6[/] generating every artifact from observability/")
+    console.print(f"[bold]1/{steps}[/] generating every artifact from observability/")
     files = artifacts.render()
     changed = artifacts.write(files, artifacts.stale_files(None, files))
     console.print(f"     {len(files)} files ({len(changed)} changed)")
 
-    console.print("[bold]2/6[/] starting the local stack")
+    console.print(f"[bold]2/{steps}[/] starting the local stack")
     stack = Stack(reporter=_RichReporter(console))
     env = stack.up()
-    prom = PrometheusAPI(env["PROMETHEUS_URL"])
-    timeline.mark("stack up")
+    demo = Demo(console, stack, PrometheusAPI(env["PROMETHEUS_URL"]))
+    faults.clear(stack)  # a previous run may have left a fault on
+    if demo.paging():
+        console.print(
+            f"[yellow]     {PAGE_ALERT} is already paging from an earlier fault; "
+            "`make down` first for a clean run (the SLO windows remember it).[/]"
+        )
 
-    users = max(1, int(rate // 2))
+    users = max(1, round(rate / 2))
     load = LoadProcess(env, users=users, user_rate=rate / users, duration_s=3600)
+    result: LoadResult | None = None
     exit_code = 0
     try:
-        console.print(f"[bold]3/6[/] healthy traffic at {rate:g} req/s for {warmup_s}s")
-        _wait_for(console, "healthy traffic", lambda: False, warmup_s)
-        timeline.mark("healthy traffic")
-
-        console.print(f"[bold]4/6[/] fault: {FAULT} on; waiting for {PAGE_ALERT} to page")
-        console.print("     " + faults.set_fault(stack, FAULT, "on"))
-        fault_on = timeline.mark(f"{FAULT} on")
-        fired = _wait_for(
-            console, "waiting for the page", lambda: bool(prom.firing(PAGE_ALERT, **PAGE_LABELS)), 300
-        )
-        if fired is None:
-            console.print("[red]     the page did not fire within 5 minutes[/]")
-            exit_code = 1
-        else:
-            timeline.mark(f"{PAGE_ALERT} firing")
-            console.print(f"     [red]PAGE[/] {PAGE_ALERT} firing {fired:.0f}s after the fault")
-            webhook = _wait_for(
-                console, "waiting for Alertmanager's webhook", lambda: _notified(stack, "firing"), 120
-            )
-            if webhook is not None:
-                console.print(
-                    f"     Alertmanager delivered it to the webhook {fired + webhook:.0f}s after the fault"
-                )
-
-        console.print(f"[bold]5/6[/] fault: {FAULT} off; waiting for the page to resolve")
-        console.print("     " + faults.set_fault(stack, FAULT, "off"))
-        fault_off = timeline.mark(f"{FAULT} off")
-        resolved = _wait_for(
-            console, "waiting for recovery", lambda: not prom.firing(PAGE_ALERT, **PAGE_LABELS), 600
-        )
-        if resolved is None:
-            console.print("[red]     the page did not resolve within 10 minutes[/]")
-            exit_code = 1
-        else:
-            timeline.mark(f"{PAGE_ALERT} resolved")
-            console.print(f"     [green]resolved[/] {resolved:.0f}s after the fault was cleared")
-        _ = fault_on, fault_off
+        exit_code = _loop(demo, rate, warmup_s, until_resolved, steps)
     finally:
-        result = load.stop()
-        faults.clear(stack)
+        try:
+            result = load.stop()
+        finally:
+            faults.clear(stack)
 
-    console.print("[bold]6/6[/] summary")
-    _summary(console, prom, result.requests, result.error_rate, stack, timeline)
+    console.print(f"[bold]{steps}/{steps}[/] summary")
+    _summary(demo, result)
     if keep:
         console.print(
             "\nThe stack keeps running for exploration: "
-            f"Prometheus {env['PROMETHEUS_URL']}, Alertmanager {env['ALERTMANAGER_URL']}, "
-            f"gateway {env['GATEWAY_URL']} (details in {stack.env_file}). Stop it with [bold]make down[/]."
+            f"Prometheus {env['PROMETHEUS_URL']} (Alerts, Graph), Alertmanager {env['ALERTMANAGER_URL']}, "
+            f"gateway {env['GATEWAY_URL']}; notifications in {env['ALERTS_LOG']}; variables in "
+            f"{stack.env_file}. More traffic: [bold]obsctl load[/]; faults: [bold]obsctl fault list[/]. "
+            "Stop it with [bold]make down[/]."
         )
     else:
         stack.down()
@@ -126,75 +165,174 @@ def run(*, keep: bool = True, rate: float = 20.0, warmup_s: int = 60, console: C
     return exit_code
 
 
-def _notified(stack: Stack, status: str) -> bool:
-    for note in _notifications(stack):
-        payload = note.get("payload") or {}
-        for alert in payload.get("alerts", []):
-            if alert.get("labels", {}).get("alertname") == PAGE_ALERT and alert.get("status") == status:
-                return True
-    return False
+def _loop(demo: Demo, rate: float, warmup_s: int, until_resolved: bool, steps: int) -> int:
+    console, stack, measured = demo.console, demo.stack, demo.measured
+    console.print(f"[bold]3/{steps}[/] healthy traffic at {rate:g} req/s for {warmup_s}s")
+    began = time.time()
+    demo.wait_for("healthy traffic", lambda: time.time() - began >= warmup_s, warmup_s + 5)
+    measured.healthy_s = time.time() - began
+    console.print(f"     {demo.burn_line()}")
+
+    console.print(f"[bold]4/{steps}[/] fault: {FAULT} on (the provider fails every charge)")
+    console.print("     " + faults.set_fault(stack, FAULT, "on"))
+    fault_on = demo.timeline.mark(f"{FAULT} on")
+    measured.fired_s = demo.wait_for(f"waiting for {PAGE_ALERT} to page", demo.paging, FIRE_TIMEOUT_S)
+    if measured.fired_s is None:
+        console.print(f"[red]     the page did not fire within {FIRE_TIMEOUT_S}s[/]")
+        faults.set_fault(stack, FAULT, "off")
+        return 1
+    demo.timeline.mark(f"{PAGE_ALERT} firing in Prometheus")
+    console.print(f"     [red]PAGE[/] {PAGE_ALERT} firing {measured.fired_s:.0f}s after the fault")
+    console.print(f"     {demo.burn_line()}")
+    note = None
+    if demo.wait_for(
+        "waiting for Alertmanager's webhook", lambda: bool(demo.notified("firing", fault_on)), 120
+    ):
+        note = demo.notified("firing", fault_on)
+    if note is not None:
+        measured.notified_s = note.received_at - fault_on
+        demo.timeline.mark("page notification at the webhook")
+        console.print(
+            f"     Alertmanager delivered it to receiver {note.receiver_path.strip('/')} "
+            f"{measured.notified_s:.0f}s after the fault"
+        )
+
+    console.print(f"[bold]5/{steps}[/] fault: {FAULT} off; waiting for the fast burn (5m window) to fall")
+    console.print("     " + faults.set_fault(stack, FAULT, "off"))
+    fault_off = demo.timeline.mark(f"{FAULT} off")
+    measured.fault_s = fault_off - fault_on
+    budget = demo.budget()
+    fast = slo_timing.PAGE[0]
+    measured.fast_clear_s = demo.wait_for(
+        f"waiting for the 5m burn rate below {fast.factor:g}x",
+        lambda: (demo.burn("5m") or 0.0) < fast.factor,
+        FAST_CLEAR_TIMEOUT_S,
+    )
+    if measured.fast_clear_s is None:
+        console.print(f"[red]     the 5m burn rate stayed above {fast.factor:g}x[/]")
+        return 1
+    demo.timeline.mark(f"5m burn rate below {fast.factor:g}x")
+    console.print(
+        f"     5m burn below {fast.factor:g}x {measured.fast_clear_s:.0f}s after recovery; {demo.burn_line()}"
+    )
+
+    predicted = slo_timing.page_resolution_s(budget, 1.0, measured.fault_s)
+    if not until_resolved:
+        at = time.strftime("%H:%M", time.localtime(fault_off + predicted))
+        console.print(
+            f"[bold]6/{steps}[/] the page stays on its 6x condition until the errors leave the 30m window: "
+            f"resolution expected about {predicted / 60:.0f} min after recovery (around {at}); "
+            "`obsctl demo --until-resolved` waits for it"
+        )
+        return 0
+    console.print(f"[bold]6/{steps}[/] waiting for the page to resolve (expected ~{predicted / 60:.0f} min)")
+    measured.resolved_s = demo.wait_for(
+        "waiting for the page to resolve",
+        lambda: not demo.paging(),
+        RESOLVE_TIMEOUT_S - (time.time() - fault_off),
+    )
+    if measured.resolved_s is None:
+        console.print("[red]     the page did not resolve[/]")
+        return 1
+    measured.resolved_s = time.time() - fault_off
+    demo.timeline.mark(f"{PAGE_ALERT} resolved in Prometheus")
+    if demo.wait_for(
+        "waiting for the resolved notification", lambda: bool(demo.notified("resolved", fault_off)), 180
+    ):
+        note = demo.notified("resolved", fault_off)
+        if note is not None:
+            measured.resolved_notified_s = note.received_at - fault_off
+            demo.timeline.mark("resolved notification at the webhook")
+    console.print(f"     [green]resolved[/] {measured.resolved_s:.0f}s after recovery")
+    return 0
 
 
-def _notifications(stack: Stack) -> list[dict[str, Any]]:
-    out = stack.state_dir / "alerts.jsonl"
-    if not out.exists():
-        return []
-    return [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
-
-
-def _summary(
-    console: Console, prom: PrometheusAPI, requests: int, error_rate: float, stack: Stack, timeline: Timeline
-) -> None:
+def _summary(demo: Demo, load: LoadResult | None) -> None:
+    console, prom = demo.console, demo.prom
     payments = prom.scalar("sum(payments_total)") or 0
     succeeded = prom.scalar('sum(payments_total{status="succeeded"})') or 0
-    console.print(
-        f"payments recorded: {payments:.0f}, succeeded {succeeded:.0f}"
-        f" ({(succeeded / payments if payments else 0):.1%}); load generator: {requests} requests,"
-        f" {error_rate:.1%} answered with an error"
-    )
+    share = succeeded / payments if payments else 0.0
+    line = f"payments recorded: {payments:.0f}, succeeded {succeeded:.0f} ({share:.1%})"
+    if load is not None:
+        line += f"; load generator: {load.requests} requests, {load.error_rate:.1%} answered with an error"
+    console.print(line)
+
     table = Table(title="SLOs (from Prometheus)")
-    for column in ("service", "SLO", "objective", "burn rate now", "period burn", "budget left"):
+    for column in ("service", "SLO", "objective", "burn rate 5m", "burn rate 1h", "budget left (30d)"):
         table.add_column(column)
     objectives = {_key(r): r for r in prom.query("slo:objective:ratio")}
-    current = {_key(r): r for r in prom.query("slo:current_burn_rate:ratio")}
-    period = {_key(r): r for r in prom.query("slo:period_burn_rate:ratio")}
+    budget = {_key(r): 1 - float(r["value"][1]) for r in objectives.values()}
+    ratio5m = {_key(r): r for r in prom.query("slo:sli_error:ratio_rate5m")}
+    ratio1h = {_key(r): r for r in prom.query("slo:sli_error:ratio_rate1h")}
     remaining = {_key(r): r for r in prom.query("slo:period_error_budget_remaining:ratio")}
     for key in sorted(objectives):
         table.add_row(
             key[0],
             key[1],
-            f"{float(objectives[key]['value'][1]):.4%}",
-            _fmt(current.get(key), "{:.2f}x"),
-            _fmt(period.get(key), "{:.2f}x"),
+            f"{float(objectives[key]['value'][1]):.4%}".rstrip("0").rstrip("."),
+            _burn(ratio5m.get(key), budget[key]),
+            _burn(ratio1h.get(key), budget[key]),
             _fmt(remaining.get(key), "{:.1%}"),
         )
     console.print(table)
+
     alerts = Table(title="Alertmanager notifications (local webhook)")
-    for column in ("at", "alert", "severity", "status"):
+    for column in ("received", "alert", "severity", "status", "receiver"):
         alerts.add_column(column)
-    seen: set[tuple[Any, ...]] = set()
-    for note in _notifications(stack):
-        payload = note.get("payload") or {}
-        for alert in payload.get("alerts", []):
-            labels = alert.get("labels", {})
-            note_key = (
-                labels.get("alertname"),
-                labels.get("severity"),
-                alert.get("status"),
-                alert.get("startsAt"),
-            )
-            if note_key in seen:
-                continue
-            seen.add(note_key)
-            at = time.strftime("%H:%M:%S", time.localtime(float(note["received_at"])))
-            alerts.add_row(
-                at, str(labels.get("alertname")), str(labels.get("severity")), str(alert.get("status"))
-            )
+    seen: set[tuple[str, ...]] = set()
+    log = Path(demo.stack.env().get("ALERTS_LOG", demo.stack.state_dir / "alerts.jsonl"))
+    for note in notifications.read(log):
+        note_key = (note.alertname, note.labels.get("severity", ""), note.status, note.starts_at)
+        if note.received_at < demo.timeline.started or note_key in seen:
+            continue
+        seen.add(note_key)
+        alerts.add_row(
+            time.strftime("%H:%M:%S", time.localtime(note.received_at)),
+            note.alertname,
+            note.labels.get("severity", ""),
+            note.status,
+            note.receiver_path.strip("/"),
+        )
     console.print(alerts)
-    console.print("timeline: " + "; ".join(f"{what} at {at:.0f}s" for at, what in timeline.events))
+    _times(demo)
     console.print(
         "generated files: "
         + ", ".join(str(p.relative_to(paths.REPO)) for p in _generated_roots() if p.exists())
+    )
+
+
+def _times(demo: Demo) -> None:
+    m = demo.measured
+    budget = demo.budget()
+    fast, slow = slo_timing.PAGE
+    fault_s = m.fault_s or 0.0
+    table = Table(title=f"Measured against the SLO math (100% errors, budget {budget:g})")
+    for column in ("step", "measured", "SLO math"):
+        table.add_column(column)
+
+    def fmt(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}s"
+
+    fire = max(slo_timing.seconds_to_fire(c, budget, 1.0, m.healthy_s) for c in (fast,))
+    table.add_row(
+        "page fires in Prometheus after the fault", fmt(m.fired_s), f"{fire:.1f}s + scrape/eval lag"
+    )
+    table.add_row("page notification at the webhook", fmt(m.notified_s), "+ group_wait 5s")
+    table.add_row(
+        f"5m burn below {fast.factor:g}x after recovery",
+        fmt(m.fast_clear_s),
+        f"{slo_timing.seconds_to_clear(fast, budget, 1.0, fault_s):.0f}s",
+    )
+    table.add_row(
+        "page resolves (30m window below 6x)",
+        fmt(m.resolved_s),
+        f"{slo_timing.seconds_to_clear(slow, budget, 1.0, fault_s):.0f}s",
+    )
+    table.add_row("resolved notification at the webhook", fmt(m.resolved_notified_s), "+ group_interval 30s")
+    demo.console.print(table)
+    start = demo.timeline.started
+    demo.console.print(
+        "timeline: " + "; ".join(f"{what} at +{at - start:.0f}s" for at, what in demo.timeline.events)
     )
 
 
@@ -202,18 +340,21 @@ def _generated_roots() -> list[Path]:
     return [paths.ALERTS, paths.DASHBOARDS / "generated", paths.COLLECTOR, paths.HELM / "examples"]
 
 
-def _key(series: dict[str, object]) -> tuple[str, str]:
+def _key(series: dict[str, Any]) -> tuple[str, str]:
     labels = series["metric"]
-    assert isinstance(labels, dict)
     return str(labels.get("sloth_service", "")), str(labels.get("sloth_slo", ""))
 
 
-def _fmt(series: dict[str, object] | None, pattern: str) -> str:
+def _burn(series: dict[str, Any] | None, budget: float) -> str:
+    if not series or not budget:
+        return "-"
+    return f"{float(series['value'][1]) / budget:.2f}x"
+
+
+def _fmt(series: dict[str, Any] | None, pattern: str) -> str:
     if not series:
         return "-"
-    value = series["value"]
-    assert isinstance(value, list)
-    return pattern.format(float(value[1]))
+    return pattern.format(float(series["value"][1]))
 
 
 class _RichReporter:

@@ -1,4 +1,4 @@
-"""A small Prometheus HTTP API client for the demo, bench and live tests."""
+"""A small Prometheus HTTP API client for the demo, the benchmark and the live tests."""
 
 from __future__ import annotations
 
@@ -19,7 +19,12 @@ class PrometheusAPI:
             response = requests.get(f"{self.url}{path}", params=params, timeout=self.timeout)
         except requests.RequestException as exc:
             raise ObsctlError(f"Prometheus at {self.url} is unreachable: {exc}") from exc
-        body = response.json()
+        try:
+            body = response.json()
+        except ValueError:
+            raise ObsctlError(
+                f"Prometheus {path} answered {response.status_code}: {response.text[:300]}"
+            ) from None
         if body.get("status") != "success":
             raise ObsctlError(f"Prometheus {path} failed: {body.get('error', response.text[:300])}")
         return body["data"]
@@ -35,10 +40,14 @@ class PrometheusAPI:
             return None
         return float(result[0]["value"][1])
 
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every pending and firing alert Prometheus holds."""
+        return list(self._get("/api/v1/alerts")["alerts"])
+
     def firing(self, alertname: str, **labels: str) -> list[dict[str, Any]]:
         return [
             a
-            for a in self._get("/api/v1/alerts")["alerts"]
+            for a in self.alerts()
             if a["labels"].get("alertname") == alertname
             and a["state"] == "firing"
             and all(a["labels"].get(k) == v for k, v in labels.items())
@@ -49,3 +58,19 @@ class PrometheusAPI:
 
     def targets(self) -> list[dict[str, Any]]:
         return list(self._get("/api/v1/targets")["activeTargets"])
+
+    def label_values(self, label: str, match: str | None = None) -> list[str]:
+        """Values of `label`, across every series or only those `match` selects."""
+        params: dict[str, Any] = {"match[]": match} if match else {}
+        return list(self._get(f"/api/v1/label/{label}/values", **params))
+
+    def series(self, match: str) -> list[dict[str, str]]:
+        return list(self._get("/api/v1/series", **{"match[]": match}))
+
+    def metadata(self) -> dict[str, list[dict[str, str]]]:
+        """Metric name -> the type, help and unit the scraped targets declared."""
+        return dict(self._get("/api/v1/metadata"))
+
+    def target_metadata(self, job: str) -> list[dict[str, Any]]:
+        """Per-target metadata of one scrape job (metric, type, help, unit)."""
+        return list(self._get("/api/v1/targets/metadata", match_target=f'{{job="{job}"}}'))

@@ -34,7 +34,7 @@ def event_services(
         services.start("account", {})
         services.start("risk", {"RISK_VELOCITY_MAX": "1000000", "RISK_FIRST_PAYMENT_POINTS": "0"})
         services.start("channel", {"CHANNEL_LATENCY_MS": "5", "CHANNEL_LATENCY_SIGMA": "0.3"}, workers=1)
-        services.start_payment(**kafka)
+        services.start("payment", services.payment_env(**kafka))
         # One consumer per process: a second one would only trigger group rebalances.
         services.start("notification", kafka, workers=1)
         yield services

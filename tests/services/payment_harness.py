@@ -73,6 +73,7 @@ class PaymentServices:
             "WEB_CONCURRENCY": str(workers),
             "WEB_THREADS": "16",
             "DB_POOL_MAX": "16",
+            "GRACEFUL_TIMEOUT_S": "3",
             "DATABASE_URL": self.dsn,
             "REDIS_URL": self.redis_url,
             **env,
@@ -117,11 +118,13 @@ class PaymentServices:
             "ACCOUNT_URL": self.urls["account"],
             "RISK_URL": self.urls["risk"],
             "CHANNEL_URL": self.urls["channel"],
-            "PAYMENT_CHANNEL_TIMEOUT_MS": "400",
-            "PAYMENT_COMPENSATION_RESERVE_MS": "600",
+            "PAYMENT_CHANNEL_TIMEOUT_MS": "800",
+            "PAYMENT_COMPENSATION_RESERVE_MS": "1000",
             # Fault tests must not leave an open breaker behind; the breaker test uses its own instance.
             "PAYMENT_BREAKER_FAIL_MAX": "50",
             "PAYMENT_BREAKER_RESET_S": "1",
+            # Tests run the reconciler themselves, at known moments (one test covers the thread).
+            "PAYMENT_RECONCILE_INTERVAL_S": "0",
             **overrides,
         }
 
@@ -206,6 +209,35 @@ class PaymentServices:
             headers=headers,
             timeout=15,
         )
+
+    def wait_channel_idle(self, timeout: float = 30) -> None:
+        """Until the channel has no request in progress (a charge we gave up on may still be running)."""
+        until = time.monotonic() + timeout
+        while time.monotonic() < until:
+            active = self.samples(self.urls["channel"]).get(
+                ("http_server_active_requests", (("http_request_method", "POST"),)), 0
+            )
+            if active == 0:
+                return
+            time.sleep(0.05)
+        raise AssertionError("the channel still has requests in progress")
+
+    def reconcile(self, older_than: float = 0) -> str:
+        """Run `python -m apps.payment.reconcile` once against these services; its summary line."""
+        self.wait_channel_idle()
+        env = {**os.environ, "SERVICE_NAME": "payment", "DATABASE_URL": self.dsn, **self.payment_env()}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        run = subprocess.run(
+            [sys.executable, "-m", "apps.payment.reconcile", "--older-than", str(older_than)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout
 
     def samples(self, url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         text = requests.get(f"{url}/metrics", timeout=5).text

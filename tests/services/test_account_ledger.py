@@ -145,3 +145,38 @@ def test_concurrent_debits_never_overdraw_and_conserve_money(ledger_dsn: str) ->
     refused = [amounts[i] for i, o in enumerate(outcomes) if o == "refused"]
     assert balance < min(refused)  # a refusal only ever meant the money was not there
     assert totals(ledger_dsn, "CHF") == before
+
+
+def test_concurrent_retries_of_one_debit_move_money_once(ledger_dsn: str) -> None:
+    user = new_user(ledger_dsn, 1_000)
+
+    def attempt(_i: int) -> bool:
+        with connect(ledger_dsn) as conn:
+            return ledger.debit(conn, "pay-same-" + user, user, "EUR", 300).duplicate
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        duplicates = list(pool.map(attempt, range(24)))
+    assert duplicates.count(False) == 1
+    with connect(ledger_dsn) as conn:
+        assert ledger.balance(conn, user, "EUR") == 700
+
+
+def test_one_payment_id_on_two_accounts_books_once(ledger_dsn: str) -> None:
+    first, second = new_user(ledger_dsn, 1_000), new_user(ledger_dsn, 1_000)
+    payment = "pay-shared-" + first
+
+    def attempt(user: str) -> str:
+        with connect(ledger_dsn) as conn:
+            try:
+                return (
+                    "applied" if not ledger.debit(conn, payment, user, "EUR", 10).duplicate else "duplicate"
+                )
+            except ledger.ReferenceConflict:
+                return "conflict"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(attempt, [first, second] * 8))
+    assert outcomes.count("applied") == 1
+    with connect(ledger_dsn) as conn:
+        balances = sorted([ledger.balance(conn, first, "EUR"), ledger.balance(conn, second, "EUR")])  # type: ignore[type-var]
+    assert balances == [990, 1_000]

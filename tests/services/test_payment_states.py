@@ -37,6 +37,7 @@ def test_final_states_are_exactly_succeeded_and_failed() -> None:
         (P.CREATED, P.FAILED),
         (P.RISK_APPROVED, P.DEBITED),
         (P.RISK_APPROVED, P.FAILED),
+        (P.RISK_APPROVED, P.COMPENSATING),
         (P.DEBITED, P.CHARGED),
         (P.DEBITED, P.COMPENSATING),
         (P.CHARGED, P.SUCCEEDED),
@@ -124,7 +125,7 @@ def _payment(state: PaymentState, reason: str | None = None) -> Payment:
         (P.FAILED, "channel_timeout", None, 504, "deadline_exceeded"),
         (P.FAILED, "deadline_exceeded", None, 504, "deadline_exceeded"),
         (P.DEBITED, None, "timeout", 504, "deadline_exceeded"),
-        (P.RISK_APPROVED, None, "unavailable", 503, "dependency_unavailable"),
+        (P.COMPENSATING, None, "unavailable", 503, "dependency_unavailable"),
     ],
 )
 def test_answers_follow_the_state(

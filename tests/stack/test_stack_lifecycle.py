@@ -104,22 +104,11 @@ def caller_env() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def stack(fake_repo: Path, caller_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory):
-    state = tmp_path_factory.mktemp("state")
-    for directory in (state, *state.parents):
-        if directory == Path(tempfile_root()):
-            break
-        directory.chmod(directory.stat().st_mode | 0o005)  # PostgreSQL (as postgres) must enter it
-    stack = Stack(state, repo=fake_repo)
+def stack(fake_repo: Path, caller_env: dict[str, str], state_dir_factory):
+    stack = Stack(state_dir_factory(), repo=fake_repo, service_env={"OTEL_RESOURCE_ATTRIBUTES": "test.run=1"})
     stack.up(["services", "prometheus", "alertmanager"])
     yield stack
     stack.down()
-
-
-def tempfile_root() -> str:
-    import tempfile
-
-    return tempfile.gettempdir()
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -166,6 +155,7 @@ def test_services_get_the_documented_environment(stack):
     assert gateway["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
     assert gateway["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
     assert gateway["OTEL_TRACES_SAMPLER_ARG"] == "0.5"  # the caller's value wins over the default
+    assert gateway["OTEL_RESOURCE_ATTRIBUTES"] == risk["OTEL_RESOURCE_ATTRIBUTES"] == "test.run=1"
     assert gateway["PROMETHEUS_MULTIPROC_DIR"] != risk["PROMETHEUS_MULTIPROC_DIR"]
     assert Path(gateway["PROMETHEUS_MULTIPROC_DIR"]).is_dir()
     assert (stack.state_dir / "logs" / "gateway.log").exists()

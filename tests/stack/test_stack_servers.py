@@ -95,13 +95,14 @@ def test_prometheus_factory_loads_rules_and_scrapes_itself(prometheus_server, tm
         "groups:\n  - name: selftest\n    rules:\n      - record: selftest:up:sum\n        expr: sum(up)\n"
     )
     (rules / "not-rules.yml").write_text("route:\n  receiver: x\n")  # skipped: no `groups`
-    prom = prometheus_server(rules_dir=rules)
+    prom = prometheus_server(rules_dir=rules, interval="1s")
     groups = prom.api("rules")["groups"]
     assert [g["name"] for g in groups] == ["selftest"]
 
     scraper = prometheus_server(
         scrape_configs=[{"job_name": "prom", "static_configs": [{"targets": [f"127.0.0.1:{prom.port}"]}]}],
         rule_files=[rules / "selftest.yml"],
+        interval="1s",
     )
     assert wait_until(lambda: scraper.query('up{job="prom"} == 1') != [], timeout=60, interval=0.5)
     assert wait_until(lambda: scraper.query("selftest:up:sum") != [], timeout=60, interval=0.5)

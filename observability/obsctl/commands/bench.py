@@ -57,15 +57,44 @@ def rules(sizes: str) -> None:
     from obsctl.slo import load
 
     opts = options()
-    click.echo(f"{'SLOs':>6} {'rules':>7} {'seconds':>8} {'ms/SLO':>7}")
+    click.echo(f"{'SLOs':>6} {'rules':>7} {'seconds':>8} {'ms/SLO':>7}  (best of 3)")
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(s) for s in sizes.split(",")):
             spec = Path(tmp) / f"bench-{n}.yaml"
             spec.write_text(yaml.safe_dump(_synthetic_spec(n)), encoding="utf-8")
-            started = time.perf_counter()
-            slos = load.read(spec)
-            groups = slo_rules.groups(slos, opts)
-            dump({"groups": groups})
-            took = time.perf_counter() - started
+            # Best of three: the figure is the generator's cost, not the machine's other load.
+            took = float("inf")
+            for _ in range(3):
+                started = time.perf_counter()
+                slos = load.read(spec)
+                groups = slo_rules.groups(slos, opts)
+                dump({"groups": groups})
+                took = min(took, time.perf_counter() - started)
             count = sum(len(g["rules"]) for g in groups)
             click.echo(f"{n:>6} {count:>7} {took:>8.3f} {1000 * took / n:>7.2f}")
+
+
+@bench.command()
+@click.option("--users", type=click.IntRange(1, 500), default=50, show_default=True, help="Concurrent users.")
+@click.option(
+    "--duration",
+    type=click.IntRange(5, 3600),
+    default=30,
+    show_default=True,
+    help="Seconds per configuration.",
+)
+@click.option(
+    "--warmup", type=click.IntRange(0, 600), default=5, show_default=True, help="Unmeasured seconds first."
+)
+def payments(users: int, duration: int, warmup: int) -> None:
+    """Payments/s, latency and memory: not instrumented, 10% sampled and 100% sampled, side by side."""
+    from obsctl.telemetry import bench as payments_bench
+
+    measured = payments_bench.run(
+        users=users,
+        duration_s=duration,
+        warmup_s=warmup,
+        progress=lambda m: click.echo(f"  .. {m}", err=True),
+    )
+    for line in payments_bench.report(measured, users, duration):
+        click.echo(line)

@@ -68,10 +68,17 @@ def _write_atomically(path: Path, content: str) -> None:
     help="Period of SLOs whose spec has none (Sloth specs). Default: thresholds.yaml slo_defaults.period.",
 )
 @click.option(
-    "-l", "--extra-labels", "extra_labels", multiple=True, metavar="KEY=VALUE", help="Label added to every rule."
+    "-l",
+    "--extra-labels",
+    "extra_labels",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Label added to every rule.",
 )
 @click.option("--disable-alerts", is_flag=True, help="Only recording rules.")
-@click.option("--disable-recordings", is_flag=True, help="Only alert rules (the recordings come from elsewhere).")
+@click.option(
+    "--disable-recordings", is_flag=True, help="Only alert rules (the recordings come from elsewhere)."
+)
 def generate(
     input_path: Path,
     out: str,

@@ -33,8 +33,8 @@ def signed_headers(method: str, path: str, body: bytes) -> dict[str, str]:
         "Content-Type": "application/json",
         "X-Api-Key": API_KEY,
         "X-Timestamp": timestamp,
-        # A fresh nonce in the body (the idempotency key) keeps every signature unique: the gateway
-        # rejects a reused signature as a replay.
+        # The gateway rejects a reused signature as a replay: every request carries a nonce (in the
+        # payment's description, or an ignored query parameter on reads) so no two signatures match.
         "X-Signature": sign(API_SECRET, timestamp, method, path, body),
     }
 
@@ -68,7 +68,7 @@ class PaymentUser(FastHttpUser):
             "amount": amount,
             "currency": CURRENCY,
             "payment_method": random.choice(METHODS),
-            "description": "load test",
+            "description": f"load test {uuid.uuid4().hex[:12]}",
         }
         response = self._signed("POST", "/api/v1/payments", payload, "POST /api/v1/payments")
         if getattr(response, "status_code", 0) == 201 and len(self.succeeded) < 50:
@@ -88,8 +88,9 @@ class PaymentUser(FastHttpUser):
             return
         if self.succeeded and random.random() < 0.5:
             payment_id = random.choice(self.succeeded)[0]
-            self._signed("GET", f"/api/v1/payments/{payment_id}", None, "GET /api/v1/payments/{id}")
+            path = f"/api/v1/payments/{payment_id}?nonce={uuid.uuid4().hex[:12]}"
+            self._signed("GET", path, None, "GET /api/v1/payments/{id}")
         else:
             user = random.choice(USER_IDS)
-            path = f"/api/v1/accounts/{user}?currency={CURRENCY}"
+            path = f"/api/v1/accounts/{user}?currency={CURRENCY}&nonce={uuid.uuid4().hex[:12]}"
             self._signed("GET", path, None, "GET /api/v1/accounts/{user_id}")

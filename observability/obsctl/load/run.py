@@ -51,6 +51,7 @@ class LoadProcess:
         env = {**os.environ, **stack_env, "LOAD_USER_RATE": str(user_rate)}
         if payments_only:
             env["LOAD_MIX"] = "payments"
+        self._stopped = False
         self._tmp = tempfile.TemporaryDirectory(prefix="obsctl-load-")
         self.prefix = str(Path(self._tmp.name) / "load")
         argv = [
@@ -68,6 +69,7 @@ class LoadProcess:
 
     def stop(self) -> LoadResult:
         if self.running():
+            self._stopped = True
             self.proc.send_signal(signal.SIGINT)  # Locust writes its CSV files on SIGINT too
         return self.wait()
 
@@ -79,6 +81,9 @@ class LoadProcess:
             _, stderr = self.proc.communicate()
         try:
             stats = Path(f"{self.prefix}_stats.csv")
+            if not stats.exists() and self._stopped and self.proc.returncode == -signal.SIGINT:
+                # Stopped before Locust had set up its handlers: nothing was measured.
+                return LoadResult(0, 0, 0.0, 0.0, 0.0, 0.0)
             if not stats.exists():
                 raise ObsctlError(
                     f"locust produced no statistics (exit {self.proc.returncode}): {(stderr or '')[-2000:]}"

@@ -21,5 +21,7 @@ def _check() -> list[str]:
     return check_all()
 
 
-artifacts.register(artifacts.Area(name="rules", generate=_generate, owned_dirs=("alerts/rules", "alerts/slo-tests")))
+artifacts.register(
+    artifacts.Area(name="rules", generate=_generate, owned_dirs=("alerts/rules", "alerts/slo-tests"))
+)
 CHECKS.append(("rules", _check))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from obsctl import catalog as catalog_mod
 from obsctl import paths
+from obsctl.errors import ObsctlError, Problem
 from obsctl.rules import service_alerts, slo_rules, slo_tests
 from obsctl.rules import thresholds as thresholds_mod
 from obsctl.rules.alertmanager import render_alertmanager
@@ -24,11 +25,12 @@ def options(**overrides: object) -> slo_rules.Options:
     t = thresholds_mod.default()
     d = t.slo_defaults
     cat = catalog_mod.default()
-    base = {
+    base: dict[str, object] = {
         "period": d.period,
         "page": d.page,
         "ticket": d.ticket,
         "min_request_rate": d.min_request_rate,
+        "overrides": t.slo_overrides,
         "absent_for": d.absent_for,
         "runbook_base_url": t.runbook_base_url,
         "teams": {name: svc.team for name, svc in cat.services.items()},
@@ -40,6 +42,18 @@ def options(**overrides: object) -> slo_rules.Options:
 def generate(slo_dir: Path | None = None) -> dict[str, str]:
     slos = load.read(slo_dir or paths.SLOS)
     opts = options()
+    unknown = sorted(set(opts.overrides) - {s.id for s in slos})
+    if unknown:
+        raise ObsctlError(
+            [
+                Problem(
+                    file=str(paths.THRESHOLDS),
+                    field=f"slo_overrides.{u}",
+                    message=f"no such SLO; expected one of {', '.join(s.id for s in slos)}",
+                )
+                for u in unknown
+            ]
+        )
     files: dict[str, str] = {}
     for slo in slos:
         rel = f"{RULES_DIR}/slo-{slo.id}.yml"
@@ -56,9 +70,9 @@ def generate(slo_dir: Path | None = None) -> dict[str, str]:
             )
         long_tests = slo_tests.long_tests_for(slo, opts)
         if long_tests is not None:
-            files[f"{SLO_TESTS_DIR}/{slo.id}.3d.yml"] = dump(
+            files[f"{SLO_TESTS_DIR}/{slo.id}.steady.yml"] = dump(
                 {"rule_files": rule_files, **long_tests},
-                comment=f"promtool test: SLO {slo.id} at half its error budget raises nothing over 3 days.",
+                comment=f"promtool tests: SLO {slo.id} tickets at 2x its budget, stays quiet at half of it.",
             )
     files[ABSENT_FILE] = dump(
         {"groups": [{"name": "slo-sli-absent", "rules": [slo_rules.absent_alert(opts)]}]},

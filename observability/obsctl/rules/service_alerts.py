@@ -85,9 +85,11 @@ ALERTS: tuple[ServiceAlert, ...] = (
             "  sum by (job, server_address) (rate(http_client_request_duration_seconds_count"
             f'{{{s.job},http_response_status_code=~"5..|0"}}[5m]))\n'
             "  /\n"
-            f"  sum by (job, server_address) (rate(http_client_request_duration_seconds_count{{{s.job}}}[5m]))\n"
+            "  sum by (job, server_address) "
+            f"(rate(http_client_request_duration_seconds_count{{{s.job}}}[5m]))\n"
             f")\n> {clean(t.value('ratio'))}\n",
-            "{{ $labels.job }} calls to {{ $labels.server_address }}: {{ $value | humanizePercentage }} failed "
+            "{{ $labels.job }} calls to {{ $labels.server_address }}: "
+            "{{ $value | humanizePercentage }} failed "
             f"(5xx or no response) over 5m, above {_pct(t.value('ratio'))}.",
         ),
     ),
@@ -143,7 +145,8 @@ ALERTS: tuple[ServiceAlert, ...] = (
         build=lambda s, t: (
             f"sum by (job) (rate(payment_idempotency_store_errors_total{{{s.job}}}[2m])) "
             f"> {clean(t.value('errors_per_second'))}\n",
-            "{{ $labels.job }} sees {{ $value | printf \"%.2f\" }} idempotency store errors per second over 2m.",
+            '{{ $labels.job }} sees {{ $value | printf "%.2f" }} idempotency store errors '
+            "per second over 2m.",
         ),
     ),
     ServiceAlert(
@@ -178,7 +181,8 @@ ALERTS: tuple[ServiceAlert, ...] = (
         scopes=_all_jobs,
         build=lambda s, t: (
             f"up{{{s.job}}} == 0\n",
-            f"{{{{ $labels.job }}}} instance {{{{ $labels.instance }}}} has not answered scrapes for {t.for_}.",
+            "{{ $labels.job }} instance {{ $labels.instance }} "
+            f"has not answered scrapes for {t.for_}.",
         ),
     ),
     ServiceAlert(
@@ -204,7 +208,8 @@ ALERTS: tuple[ServiceAlert, ...] = (
         build=lambda s, t: (
             "sum by (job, receiver) (rate(otelcol_receiver_refused_spans_total[5m])) "
             f"> {clean(t.value('per_second'))}\n",
-            "Receiver {{ $labels.receiver }} of {{ $labels.job }} refuses {{ $value | printf \"%.2f\" }} spans per "
+            "Receiver {{ $labels.receiver }} of {{ $labels.job }} refuses "
+            '{{ $value | printf "%.2f" }} spans per '
             "second over 5m (memory limiter or a full pipeline).",
         ),
     ),
@@ -216,7 +221,9 @@ def rules(catalog: Catalog, thresholds: Thresholds) -> list[dict[str, Any]]:
     for a in ALERTS:
         if a.name not in thresholds.alerts:
             problems.append(
-                Problem(file="observability/thresholds.yaml", field=f"alerts.{a.name}", message="missing entry")
+                Problem(
+                    file="observability/thresholds.yaml", field=f"alerts.{a.name}", message="missing entry"
+                )
             )
     unknown = sorted(set(thresholds.alerts) - {a.name for a in ALERTS})
     for name in unknown:
@@ -260,5 +267,7 @@ def rules(catalog: Catalog, thresholds: Thresholds) -> list[dict[str, Any]]:
     for team, team_rules in sorted(by_team.items()):
         for i in range(0, len(team_rules), MAX_RULES_PER_GROUP):
             suffix = f"-{i // MAX_RULES_PER_GROUP + 1}" if len(team_rules) > MAX_RULES_PER_GROUP else ""
-            groups.append({"name": f"service-alerts-{team}{suffix}", "rules": team_rules[i : i + MAX_RULES_PER_GROUP]})
+            groups.append(
+                {"name": f"service-alerts-{team}{suffix}", "rules": team_rules[i : i + MAX_RULES_PER_GROUP]}
+            )
     return groups

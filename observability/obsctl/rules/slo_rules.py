@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from obsctl.rules import windows
-from obsctl.rules.thresholds import TierDefaults
+from obsctl.rules.thresholds import SLOOverride, TierDefaults
 from obsctl.slo.model import SLO, AlertTier
 from obsctl.slo.numbers import clean
 
@@ -32,14 +32,27 @@ class Options:
     extra_labels: dict[str, str] = field(default_factory=dict)
     disable_alerts: bool = False
     disable_recordings: bool = False
-    page: TierDefaults = TierDefaults()
-    ticket: TierDefaults = TierDefaults()
+    page: TierDefaults = field(default_factory=TierDefaults)
+    ticket: TierDefaults = field(default_factory=TierDefaults)
     # Requests per second over a pair's long window below which that pair stays quiet (0: off).
     min_request_rate: float = 0
     absent_for: str = "10m"
     runbook_base_url: str = "docs/runbooks.md"
     # service -> owning team, for SLOs whose spec does not carry a team label
     teams: dict[str, str] = field(default_factory=dict)
+    # sloth_id -> exceptions to the tier defaults and the traffic guard
+    overrides: dict[str, SLOOverride] = field(default_factory=dict)
+
+    def tier_defaults(self, slo: SLO, tier: str) -> TierDefaults:
+        override = self.overrides.get(slo.id)
+        chosen = getattr(override, tier) if override else None
+        return chosen if chosen is not None else getattr(self, tier)
+
+    def min_rate(self, slo: SLO) -> float:
+        override = self.overrides.get(slo.id)
+        if override is not None and override.min_request_rate is not None:
+            return override.min_request_rate
+        return self.min_request_rate
 
 
 def period_of(slo: SLO, opts: Options) -> str:
@@ -93,7 +106,9 @@ def sli_rules(slo: SLO, opts: Options) -> list[dict[str, Any]]:
         period_expr = f"avg_over_time(slo:sli_error:ratio_rate5m{{{_selector(slo)}}}[{period}])\n"
     else:
         period_expr = sli_expr(slo, period)
-    rules.append(_record(f"slo:sli_error:ratio_rate{period}", period_expr, {**labels, "sloth_window": period}))
+    rules.append(
+        _record(f"slo:sli_error:ratio_rate{period}", period_expr, {**labels, "sloth_window": period})
+    )
     return rules
 
 
@@ -124,7 +139,9 @@ def meta_rules(slo: SLO, opts: Options) -> list[dict[str, Any]]:
             f"slo:sli_error:ratio_rate{period}{{{sel}}}\n/ {on}\nslo:error_budget:ratio{{{sel}}}\n",
             labels,
         ),
-        _record("slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{{{sel}}}", labels),
+        _record(
+            "slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{{{sel}}}", labels
+        ),
         _record("sloth_slo_info", "vector(1)", info),
     ]
 
@@ -135,7 +152,7 @@ def _tier_enabled(tier: AlertTier, default: TierDefaults) -> bool:
 
 def tier_alert(slo: SLO, tier_name: str, opts: Options) -> dict[str, Any] | None:
     tier: AlertTier = getattr(slo, tier_name)
-    default: TierDefaults = getattr(opts, tier_name)
+    default = opts.tier_defaults(slo, tier_name)
     if not _tier_enabled(tier, default):
         return None
     period = period_of(slo, opts)
@@ -153,8 +170,8 @@ def tier_alert(slo: SLO, tier_name: str, opts: Options) -> dict[str, Any] | None
             f"and\n"
             f"max without (sloth_window) (slo:sli_error:ratio_rate{pair.long}{{{sel}}} > {threshold})"
         )
-        if opts.min_request_rate > 0 and slo.total_query is not None:
-            cond += f"\nand on ()\n(({slo.query('total', pair.long)}) >= {clean(opts.min_request_rate)})"
+        if opts.min_rate(slo) > 0 and slo.total_query is not None:
+            cond += f"\nand on ()\n(({slo.query('total', pair.long)}) >= {clean(opts.min_rate(slo))})"
         parts.append(f"(\n{_indent(cond)}\n)")
         explained.append(f"{clean(factor)}x over {pair.long} and {pair.short}")
     labels = {**opts.extra_labels, **slo.alert_labels, **tier.labels, "sloth_severity": tier_name}
@@ -167,7 +184,8 @@ def tier_alert(slo: SLO, tier_name: str, opts: Options) -> dict[str, Any] | None
     annotations = {
         "summary": summary,
         "description": (
-            "{{ $labels.sloth_service }}/{{ $labels.sloth_slo }}: error ratio {{ $value | humanizePercentage }} "
+            "{{ $labels.sloth_service }}/{{ $labels.sloth_slo }}: "
+            "error ratio {{ $value | humanizePercentage }} "
             f"over the short window against a budget of {clean(budget * 100)}% for {period} "
             f"({tier_name}: {' or '.join(explained)})."
         ),
@@ -199,7 +217,8 @@ def absent_alert(opts: Options) -> dict[str, Any]:
             "summary": "An SLO has no SLI data: its error ratio cannot be computed.",
             "description": (
                 "SLO {{ $labels.sloth_id }} (team {{ $labels.team }}) has had no 5m SLI series for "
-                f"{opts.absent_for}: its total-events query returns nothing. Burn-rate alerts for it cannot fire."
+                f"{opts.absent_for}: its total-events query returns nothing. "
+                "Burn-rate alerts for it cannot fire."
             ),
             "runbook_url": runbook_url(opts.runbook_base_url, ABSENT_ALERT),
         },

@@ -36,8 +36,8 @@ HEALTHY = 360  # minutes of healthy traffic before an outage (fills the 6h windo
 EVALUATION_LAG = 1
 ONE_DAY = 24 * 60
 THREE_DAYS = 3 * ONE_DAY
-# The 3-day test evaluates rules every 5 minutes (inputs stay at 1m): 5x faster, and a steady
-# error ratio cannot cross a threshold between two evaluations.
+# The steady-ratio tests (1 and 3 days) evaluate rules every 5 minutes (inputs stay at 1m): 5x
+# faster, and a steady error ratio cannot cross a threshold between two evaluations.
 LONG_EVALUATION_INTERVAL = "5m"
 
 
@@ -50,7 +50,13 @@ class Series:
 def _matching(regex: str) -> str | None:
     pattern = re.compile(regex)
     simple = regex.strip("^$()")
-    candidates = [simple.replace(".", "0"), *[a.replace(".", "0") for a in simple.split("|")], "500", "1", "0"]
+    candidates = [
+        simple.replace(".", "0"),
+        *[a.replace(".", "0") for a in simple.split("|")],
+        "500",
+        "1",
+        "0",
+    ]
     return next((c for c in candidates if pattern.fullmatch(c)), None)
 
 
@@ -97,7 +103,9 @@ def _render(name: str, labels: dict[str, str]) -> str:
 def fixture(slo: SLO) -> list[Series]:
     """The input series that make this SLO's queries see a given error ratio."""
     if slo.total_query is None:
-        raise ObsctlError([Problem(file=slo.source, obj=f"SLO {slo.name}", message="raw SLIs get no generated tests")])
+        raise ObsctlError(
+            [Problem(file=slo.source, obj=f"SLO {slo.name}", message="raw SLIs get no generated tests")]
+        )
     totals = list(dict.fromkeys((s.name, s.matchers) for s in promql.selectors(slo.query("total", "5m"))))
     if len(totals) != 1:
         raise ObsctlError(
@@ -136,11 +144,16 @@ def fixture(slo: SLO) -> list[Series]:
     return sorted(out, key=lambda s: s.selector)
 
 
-def _rate(role: str, ratio: Decimal) -> Decimal:
-    return {"total": PER_MINUTE, "good": PER_MINUTE * (1 - ratio), "bad": PER_MINUTE * ratio}[role]
+def per_minute(slo: SLO, opts: Options) -> Decimal:
+    """Test traffic: 100 events a minute, or twice the SLO's minimum-traffic guard if higher."""
+    return max(PER_MINUTE, Decimal(math.ceil(opts.min_rate(slo) * 60 * 2)))
 
 
-def counter(role: str, phases: list[tuple[Decimal | None, int]]) -> str:
+def _rate(role: str, ratio: Decimal, traffic: Decimal) -> Decimal:
+    return {"total": traffic, "good": traffic * (1 - ratio), "bad": traffic * ratio}[role]
+
+
+def counter(role: str, phases: list[tuple[Decimal | None, int]], traffic: Decimal = PER_MINUTE) -> str:
     """promtool series notation for a counter through phases of (error ratio, minutes).
 
     A ratio of None means no traffic (flat counter); a phase of ratio "gone" is written by the
@@ -150,7 +163,7 @@ def counter(role: str, phases: list[tuple[Decimal | None, int]]) -> str:
     value = Decimal(1000)  # counters start non-zero, as after a restart long ago
     first = True
     for ratio, minutes in phases:
-        inc = Decimal(0) if ratio is None else _rate(role, ratio)
+        inc = Decimal(0) if ratio is None else _rate(role, ratio, traffic)
         if first:
             parts.append(f"{clean(value)}+{clean(inc)}x{minutes}")
             value += inc * minutes
@@ -179,12 +192,11 @@ def _sample_labels(metric: str, labels: dict[str, str]) -> str:
 
 def _humanize_pct(value: Decimal) -> str:
     # Go's humanizePercentage: fmt.Sprintf("%.4g%%", v*100)
-    return "%.4g%%" % float(value * 100)
+    return f"{float(value * 100):.4g}%"
 
 
 def tests_for(slo: SLO, opts: Options) -> dict[str, Any] | None:
     page = tier_alert(slo, "page", opts)
-    ticket = tier_alert(slo, "ticket", opts)
     if opts.disable_alerts or opts.disable_recordings or slo.total_query is None:
         return None
     fx = fixture(slo)
@@ -197,7 +209,7 @@ def tests_for(slo: SLO, opts: Options) -> dict[str, Any] | None:
     def group(phases: list[tuple[Decimal | None, int]], gone: int = 0) -> dict[str, Any]:
         inputs = []
         for s in fx:
-            values = counter(s.role, phases)
+            values = counter(s.role, phases, per_minute(slo, opts))
             if gone:
                 values += f" _x{gone}"
             inputs.append({"series": s.selector, "values": values})
@@ -214,7 +226,12 @@ def tests_for(slo: SLO, opts: Options) -> dict[str, Any] | None:
         needed = math.floor(fast_threshold * long_min) + 1
         detect = needed + for_min + EVALUATION_LAG
         firing_page = [
-            {"labels": _sample_labels("ALERTS", {"alertname": slo.alert_name, "alertstate": "firing", **page_labels}), "value": 1}
+            {
+                "labels": _sample_labels(
+                    "ALERTS", {"alertname": slo.alert_name, "alertstate": "firing", **page_labels}
+                ),
+                "value": 1,
+            }
         ]
         g = group([(Decimal(0), HEALTHY), (one, 60), (Decimal(0), 60)])
         g["promql_expr_test"] = [
@@ -243,34 +260,7 @@ def tests_for(slo: SLO, opts: Options) -> dict[str, Any] | None:
                 {"expr": _alerts(slo, "page"), "eval_time": f"{HEALTHY + needed + 15}m", "exp_samples": []},
             ]
             tests.append(g)
-    if ticket is not None and page is not None:
-        # 2x the budget for a day: the 1x ticket pair fires, the page never does.
-        ratio = 2 * budget
-        g = group([(ratio, ONE_DAY)])
-        ticket_labels = {**labels, **ticket["labels"]}
-        description = (
-            ticket["annotations"]["description"]
-            .replace("{{ $labels.sloth_service }}", slo.service)
-            .replace("{{ $labels.sloth_slo }}", slo.name)
-            .replace("{{ $value | humanizePercentage }}", _humanize_pct(ratio))
-        )
-        exp = {
-            "exp_labels": dict(sorted(ticket_labels.items())),
-            "exp_annotations": {**ticket["annotations"], "description": description},
-        }
-        g["alert_rule_test"] = [
-            {"eval_time": "60m", "alertname": slo.alert_name, "exp_alerts": [exp]},
-            {"eval_time": f"{ONE_DAY}m", "alertname": slo.alert_name, "exp_alerts": [exp]},
-        ]
-        g["promql_expr_test"] = [
-            {
-                "expr": f'count_over_time(ALERTS{{alertname="{slo.alert_name}", sloth_severity="page"}}[1d])',
-                "eval_time": f"{ONE_DAY}m",
-                "exp_samples": [],
-            }
-        ]
-        tests.append(g)
-    # Half the budget for 3 days: see long_tests_for.
+    # 2x and half the budget over days: see long_tests_for.
     # Zero traffic for 2h, then the series disappear: the SLI reads 0 (not NaN) and nothing fires
     # until the series are gone for longer than absent_for, when only SLIAbsent fires.
     present, gone = 120, 60
@@ -281,13 +271,23 @@ def tests_for(slo: SLO, opts: Options) -> dict[str, Any] | None:
         {
             "expr": f'slo:sli_error:ratio_rate5m{{sloth_id="{slo.id}"}}',
             "eval_time": f"{present}m",
-            "exp_samples": [{"labels": _sample_labels("slo:sli_error:ratio_rate5m", {**labels, "sloth_window": "5m"}), "value": 0}],
+            "exp_samples": [
+                {
+                    "labels": _sample_labels("slo:sli_error:ratio_rate5m", {**labels, "sloth_window": "5m"}),
+                    "value": 0,
+                }
+            ],
         },
         {
             "expr": f'slo:sli_error:ratio_rate{period}{{sloth_id="{slo.id}"}}',
             "eval_time": f"{present}m",
             "exp_samples": [
-                {"labels": _sample_labels(f"slo:sli_error:ratio_rate{period}", {**labels, "sloth_window": period}), "value": 0}
+                {
+                    "labels": _sample_labels(
+                        f"slo:sli_error:ratio_rate{period}", {**labels, "sloth_window": period}
+                    ),
+                    "value": 0,
+                }
             ],
         },
         {
@@ -315,30 +315,69 @@ def tests_for(slo: SLO, opts: Options) -> dict[str, Any] | None:
 
 
 def long_tests_for(slo: SLO, opts: Options) -> dict[str, Any] | None:
-    """Half the budget for 3 days: no alert of this SLO at any evaluation, not even pending."""
+    """Steady error ratios over days: 2x the budget opens a ticket and never pages; half the
+    budget raises nothing at any evaluation, not even pending."""
     if opts.disable_alerts or opts.disable_recordings or slo.total_query is None:
         return None
-    inputs = [
-        {"series": s.selector, "values": counter(s.role, [(slo.error_budget / 2, THREE_DAYS)])} for s in fixture(slo)
+    fx = fixture(slo)
+    budget = slo.error_budget
+    labels = slo_labels(slo, opts)
+    page = tier_alert(slo, "page", opts)
+    ticket = tier_alert(slo, "ticket", opts)
+    tests: list[dict[str, Any]] = []
+
+    def group(ratio: Decimal, minutes: int) -> dict[str, Any]:
+        inputs = [
+            {"series": s.selector, "values": counter(s.role, [(ratio, minutes)], per_minute(slo, opts))}
+            for s in fx
+        ]
+        return {"interval": "1m", "input_series": inputs}
+
+    if ticket is not None and page is not None:
+        # 2x the budget for a day: the 1x ticket pair fires, the page never does.
+        ratio = 2 * budget
+        g = group(ratio, ONE_DAY)
+        ticket_labels = {**labels, **ticket["labels"]}
+        description = (
+            ticket["annotations"]["description"]
+            .replace("{{ $labels.sloth_service }}", slo.service)
+            .replace("{{ $labels.sloth_slo }}", slo.name)
+            .replace("{{ $value | humanizePercentage }}", _humanize_pct(ratio))
+        )
+        exp = {
+            "exp_labels": dict(sorted(ticket_labels.items())),
+            "exp_annotations": {**ticket["annotations"], "description": description},
+        }
+        g["alert_rule_test"] = [
+            # (not earlier: a minimum-traffic guard averages over the 3d window, still filling up)
+            {"eval_time": f"{ONE_DAY // 2}m", "alertname": slo.alert_name, "exp_alerts": [exp]},
+            {"eval_time": f"{ONE_DAY}m", "alertname": slo.alert_name, "exp_alerts": [exp]},
+        ]
+        g["promql_expr_test"] = [
+            {
+                "expr": f'count_over_time(ALERTS{{alertname="{slo.alert_name}", sloth_severity="page"}}[1d])',
+                "eval_time": f"{ONE_DAY}m",
+                "exp_samples": [],
+            }
+        ]
+        tests.append(g)
+    g = group(budget / 2, THREE_DAYS)
+    g["promql_expr_test"] = [
+        {
+            "expr": f'count_over_time(ALERTS{{alertname=~"{slo.alert_name}|{ABSENT_ALERT}", '
+            'alertstate="firing"}[3d])',
+            "eval_time": f"{THREE_DAYS}m",
+            "exp_samples": [],
+        },
+        {
+            "expr": f'count_over_time(ALERTS{{alertname="{slo.alert_name}"}}[3d])',
+            "eval_time": f"{THREE_DAYS}m",
+            "exp_samples": [],
+        },
     ]
-    test = {
-        "interval": "1m",
-        "input_series": inputs,
-        "promql_expr_test": [
-            {
-                "expr": f'count_over_time(ALERTS{{alertname=~"{slo.alert_name}|{ABSENT_ALERT}", alertstate="firing"}}[3d])',
-                "eval_time": f"{THREE_DAYS}m",
-                "exp_samples": [],
-            },
-            {
-                "expr": f'count_over_time(ALERTS{{alertname="{slo.alert_name}"}}[3d])',
-                "eval_time": f"{THREE_DAYS}m",
-                "exp_samples": [],
-            },
-        ],
-        "alert_rule_test": [{"eval_time": f"{THREE_DAYS}m", "alertname": slo.alert_name, "exp_alerts": []}],
-    }
-    return {"evaluation_interval": LONG_EVALUATION_INTERVAL, "tests": [test]}
+    g["alert_rule_test"] = [{"eval_time": f"{THREE_DAYS}m", "alertname": slo.alert_name, "exp_alerts": []}]
+    tests.append(g)
+    return {"evaluation_interval": LONG_EVALUATION_INTERVAL, "tests": tests}
 
 
 def _absent_annotations(slo: SLO, labels: dict[str, str], opts: Options) -> dict[str, str]:
@@ -346,7 +385,9 @@ def _absent_annotations(slo: SLO, labels: dict[str, str], opts: Options) -> dict
 
     ann = dict(absent_alert(opts)["annotations"])
     ann["description"] = (
-        ann["description"].replace("{{ $labels.sloth_id }}", slo.id).replace("{{ $labels.team }}", labels.get("team", ""))
+        ann["description"]
+        .replace("{{ $labels.sloth_id }}", slo.id)
+        .replace("{{ $labels.team }}", labels.get("team", ""))
     )
     return ann
 

@@ -32,6 +32,14 @@ class SLODefaults(_Strict):
     absent_for: str = Field("10m", pattern=DURATION)
 
 
+class SLOOverride(_Strict):
+    """Per-SLO exceptions to slo_defaults, keyed by sloth_id (<service>-<slo name>)."""
+
+    page: TierDefaults | None = None
+    ticket: TierDefaults | None = None
+    min_request_rate: float | None = Field(None, ge=0)
+
+
 class AlertThreshold(_Strict):
     """One service alert's settings; the keys besides `for` and `severity` depend on the alert."""
 
@@ -50,16 +58,14 @@ class Alertmanager(_Strict):
     webhook_base_url: str = Field(pattern=r"^https?://")
 
 
-class Tracing(_Strict):
-    probabilistic_share_percent: float = Field(ge=0, le=100)
-
-
 class Thresholds(_Strict):
+    # Other areas own other top-level keys of the file (tracing: the collector): not ours to check.
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
     slo_defaults: SLODefaults = SLODefaults()
+    slo_overrides: dict[str, SLOOverride] = {}
     runbook_base_url: str = "docs/runbooks.md"
     alerts: dict[str, AlertThreshold]
     alertmanager: Alertmanager
-    tracing: Tracing | None = None
 
 
 def load(path: Path | None = None) -> Thresholds:

@@ -13,7 +13,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 PERIOD_HOURS = {"30d": 720, "28d": 672, "7d": 168}
-WINDOW_HOURS = {"5m": Decimal(5) / 60, "30m": Decimal("0.5"), "1h": 1, "2h": 2, "6h": 6, "1d": 24, "3d": 72}
+WINDOW_HOURS: dict[str, Decimal] = {
+    "5m": Decimal(5) / 60,
+    "30m": Decimal("0.5"),
+    "1h": Decimal(1),
+    "2h": Decimal(2),
+    "6h": Decimal(6),
+    "1d": Decimal(24),
+    "3d": Decimal(72),
+}
 # The windows every SLO records, shortest first (the period window is added per SLO).
 SLI_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 

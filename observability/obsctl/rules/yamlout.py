@@ -9,7 +9,6 @@ import yaml
 
 from obsctl import paths
 
-
 # libyaml's emitter is ~10x faster (1,000 SLOs); its output is what we commit.
 _Base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from obsctl.errors import ObsctlError, Problem
 from obsctl.slo import openslo, sloth
 from obsctl.slo.model import SLO, WINDOW_PLACEHOLDER
+from obsctl.slo.numbers import clean
 
 ALERT_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 
@@ -64,7 +65,9 @@ def read(path: Path) -> list[SLO]:
     """Every SLO under `path`, validated; raises ObsctlError listing every problem."""
     problems: list[Problem] = []
     if not path.exists():
-        raise ObsctlError([Problem(file=str(path), message="does not exist; expected an SLO file or directory")])
+        raise ObsctlError(
+            [Problem(file=str(path), message="does not exist; expected an SLO file or directory")]
+        )
     slos: list[SLO] = []
     openslo_slos: list[tuple[openslo.SLODoc, str]] = []
     slis: dict[str, tuple[openslo.SLIDoc, str]] = {}
@@ -92,7 +95,9 @@ def read(path: Path) -> list[SLO]:
                         slis[s.metadata.name] = (s, file)
                 else:
                     problems.append(
-                        Problem(file=file, field="kind", message=f"got {kind!r}; expected SLO or SLI (openslo/v1)")
+                        Problem(
+                            file=file, field="kind", message=f"got {kind!r}; expected SLO or SLI (openslo/v1)"
+                        )
                     )
             else:
                 problems.append(
@@ -114,7 +119,8 @@ def read(path: Path) -> list[SLO]:
                     file=file,
                     obj=f"SLO {d.metadata.name}",
                     field="spec.indicatorRef",
-                    message=f"no SLI named {d.spec.indicatorRef!r}; expected the name of a kind: SLI document "
+                    message=f"no SLI named {d.spec.indicatorRef!r}; "
+                    "expected the name of a kind: SLI document "
                     "in the same input",
                 )
             )
@@ -124,18 +130,14 @@ def read(path: Path) -> list[SLO]:
     return slos
 
 
-def _check_query(slo: SLO, which: str, problems: list[Problem]) -> None:
-    template = {"error": slo.error_query, "total": slo.total_query, "ratio": slo.error_ratio_query}[which]
-    if template is None:
-        return
-    field = slo.fields.get(which, which)
+def _check_query(slo: SLO, field: str, template: str, problems: list[Problem]) -> None:
     p = Problem(file=slo.source, obj=f"SLO {slo.name}", field=field, message="")
     if not WINDOW_PLACEHOLDER.search(template):
         p.message = "missing {{.window}}; expected every range selector to use it, e.g. rate(x[{{.window}}])"
         problems.append(p)
         return
     try:
-        promql_parser.parse(slo.query(which, "5m"))
+        promql_parser.parse(WINDOW_PLACEHOLDER.sub("5m", template))
     except (ValueError, RuntimeError) as exc:
         p.message = f"not valid PromQL ({exc}); expected a PromQL expression"
         problems.append(p)
@@ -152,11 +154,16 @@ def validate(slos: list[SLO]) -> list[Problem]:
                 Problem(
                     **where,
                     field="objective",
-                    message=f"got {slo.objective}; expected a percentage greater than 0 and less than 100 "
+                    message=f"got {clean(slo.objective)}; "
+                    "expected a percentage greater than 0 and less than 100 "
                     "(e.g. 99.9; 100 leaves no error budget)",
                 )
             )
-        kinds = [k for k in ("events", "raw") if getattr(slo, {"events": "total_query", "raw": "error_ratio_query"}[k])]
+        kinds = [
+            k
+            for k in ("events", "raw")
+            if getattr(slo, {"events": "total_query", "raw": "error_ratio_query"}[k])
+        ]
         if slo.spec == "prometheus/v1" and len(kinds) != 1:
             problems.append(
                 Problem(
@@ -165,8 +172,8 @@ def validate(slos: list[SLO]) -> list[Problem]:
                     message="expected exactly one of sli.events or sli.raw (sli.plugin is not supported)",
                 )
             )
-        for which in ("error", "total", "ratio"):
-            _check_query(slo, which, problems)
+        for field, template in slo.raw_queries.items():
+            _check_query(slo, field, template, problems)
         if slo.id in seen:
             problems.append(
                 Problem(
@@ -183,7 +190,8 @@ def validate(slos: list[SLO]) -> list[Problem]:
                 Problem(
                     **where,
                     field="alerting.name",
-                    message=f"got {slo.alert_name!r}; expected a CamelCase alert name (e.g. PaymentAvailabilityBudgetBurn)",
+                    message=f"got {slo.alert_name!r}; "
+                    "expected a CamelCase alert name (e.g. PaymentAvailabilityBudgetBurn)",
                 )
             )
         elif alerts_on:
@@ -193,7 +201,8 @@ def validate(slos: list[SLO]) -> list[Problem]:
                     Problem(
                         **where,
                         field="alerting.name",
-                        message=f"alert name {slo.alert_name!r} is also used by SLO {other.id} ({other.source}); "
+                        message=f"alert name {slo.alert_name!r} is also used by SLO {other.id} "
+                        f"({other.source}); "
                         "expected one alert name per SLO",
                     )
                 )

@@ -47,6 +47,8 @@ class SLO:
     period: str | None = None  # None: the generation default
     # Where each query lives in the spec ({"error": "sli.events.error_query", ...}), for messages.
     fields: dict[str, str] = field(default_factory=dict)
+    # Every query as written in the spec, by its field path: each must carry {{.window}} and parse.
+    raw_queries: dict[str, str] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -62,7 +64,9 @@ class SLO:
         return self.objective / Decimal(100)
 
     def query(self, which: str, window: str) -> str:
-        template = {"error": self.error_query, "total": self.total_query, "ratio": self.error_ratio_query}[which]
+        template = {"error": self.error_query, "total": self.total_query, "ratio": self.error_ratio_query}[
+            which
+        ]
         if template is None:
             raise ValueError(f"{self.id} has no {which} query")
         return WINDOW_PLACEHOLDER.sub(window, template.strip())

@@ -133,6 +133,7 @@ def to_slo(doc: SLODoc, sli: SLISpec, source: str, where: str) -> SLO:
     else:
         assert ratio.good is not None
         error = f"({total}) - ({ratio.good.metricSource.spec.query.strip()})"
+    kind = "bad" if ratio.bad is not None else "good"
     objective = doc.spec.objectives[0]
     percent = (
         Decimal(str(objective.target)) * 100
@@ -161,8 +162,13 @@ def to_slo(doc: SLODoc, sli: SLISpec, source: str, where: str) -> SLO:
         ticket=AlertTier(labels={"severity": "warning"}),
         period=doc.spec.timeWindow[0].duration,
         fields={
-            "error": f"{where}.ratioMetric.{'bad' if ratio.bad is not None else 'good'}.metricSource.spec.query",
+            "error": f"{where}.ratioMetric.{kind}.metricSource.spec.query",
             "total": f"{where}.ratioMetric.total.metricSource.spec.query",
+        },
+        raw_queries={
+            f"{where}.ratioMetric.{kind}.metricSource.spec.query": holder.metricSource.spec.query
+            for kind, holder in (("good", ratio.good), ("bad", ratio.bad), ("total", ratio.total))
+            if holder is not None
         },
     )
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from obsctl.slo.model import SLOTH_SPEC, SLO, AlertTier
+from obsctl.slo.model import SLO, SLOTH_SPEC, AlertTier
 
 
 class _Strict(BaseModel):
@@ -98,6 +98,17 @@ def to_slos(spec: Spec, source: str) -> list[SLO]:
                     "error": "sli.events.error_query",
                     "total": "sli.events.total_query",
                     "ratio": "sli.raw.error_ratio_query",
+                },
+                raw_queries={
+                    **(
+                        {
+                            "sli.events.error_query": events.error_query,
+                            "sli.events.total_query": events.total_query,
+                        }
+                        if events
+                        else {}
+                    ),
+                    **({"sli.raw.error_ratio_query": s.sli.raw.error_ratio_query} if s.sli.raw else {}),
                 },
             )
         )

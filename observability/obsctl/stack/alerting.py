@@ -37,14 +37,34 @@ def alertmanager_config(webhook_base_url: str) -> str:
     if render is None:
         return LOCAL_FALLBACK_ROUTING.format(webhook=webhook_base_url.rstrip("/"))
     rendered = render(webhook_base_url)
-    return rendered if isinstance(rendered, str) else yaml.safe_dump(rendered, sort_keys=False)
+    config = yaml.safe_load(rendered) if isinstance(rendered, str) else rendered
+    return yaml.safe_dump(with_local_timings(config), sort_keys=False)
+
+
+# The generated routing batches notifications for minutes (group_interval 5m), which suits a pager
+# but not a demo: locally, a group's first notification waits 5 s and its updates (including the
+# resolved notification) 30 s. Routes, receivers and inhibitions stay exactly as generated.
+LOCAL_TIMINGS = {"group_wait": "5s", "group_interval": "30s"}
+
+
+def with_local_timings(config: dict[str, Any]) -> dict[str, Any]:
+    def walk(route: dict[str, Any], root: bool) -> None:
+        for key, value in LOCAL_TIMINGS.items():
+            if root or key in route:
+                route[key] = value
+        for child in route.get("routes") or []:
+            walk(child, False)
+
+    walk(config.setdefault("route", {}), True)
+    return config
 
 
 def _render_alertmanager_hook() -> Any:
     try:
-        module = importlib.import_module("obsctl.rules")
+        # The rules area keeps its renderer in obsctl.rules.alertmanager.
+        module = importlib.import_module("obsctl.rules.alertmanager")
     except ModuleNotFoundError as exc:
-        if exc.name in ("obsctl.rules",):
+        if exc.name in ("obsctl.rules", "obsctl.rules.alertmanager"):
             return None
         raise
     return getattr(module, "render_alertmanager", None)
@@ -52,7 +72,8 @@ def _render_alertmanager_hook() -> Any:
 
 def rule_files() -> list[str]:
     """Every generated rule file under alerts/ (promtool test files and alertmanager.yml excluded)."""
-    return [str(p) for p in rule_files_in(paths.ALERTS)]
+    # The rules area writes its rule files into alerts/rules/ (alerts/ itself holds alertmanager.yml).
+    return [str(p) for p in [*rule_files_in(paths.ALERTS), *rule_files_in(paths.ALERTS / "rules")]]
 
 
 def scrape_configs(services: dict[str, int], prometheus_port: int) -> list[dict[str, Any]]:

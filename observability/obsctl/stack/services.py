@@ -40,16 +40,31 @@ REQUEST_BUDGET_MS = {
 OTEL_DEFAULTS = {
     "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
     "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-    "OTEL_EXPORTER_OTLP_TIMEOUT": "3",
-    "OTEL_BSP_EXPORT_TIMEOUT": "3000",
-    "OTEL_BLRP_EXPORT_TIMEOUT": "3000",
+    "OTEL_EXPORTER_OTLP_TIMEOUT": "2",
+    "OTEL_BSP_EXPORT_TIMEOUT": "2000",
+    "OTEL_BLRP_EXPORT_TIMEOUT": "2000",
+    "OTEL_BSP_SCHEDULE_DELAY": "500",
+    # One export batch holds the whole queue: at shutdown the SDK sends what is queued batch by
+    # batch, each attempt bounded by the exporter timeout, so four 512-span batches to a dead
+    # collector would take 4 x 2 s for spans plus as much for logs, beyond the graceful timeout.
+    "OTEL_BSP_MAX_QUEUE_SIZE": "2048",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2048",
+    "OTEL_BLRP_MAX_QUEUE_SIZE": "2048",
+    "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "2048",
     "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
     "OTEL_TRACES_SAMPLER_ARG": "1.0",
     "OTEL_TRACES_EXPORTER": "otlp",
     "OTEL_LOGS_EXPORTER": "otlp",
     "OTEL_METRICS_EXPORTER": "none",
     "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
+    # Probes and scrapes are not traffic: no trace for each of them.
+    "OTEL_PYTHON_FLASK_EXCLUDED_URLS": "healthz,readyz,metrics",
+    "OTEL_PROPAGATORS": "tracecontext,baggage",
 }
+
+# Services that must run as one process: notification (one consumer per process; more would only
+# rebalance the group) and channel (the provider simulator keeps its state in memory).
+SINGLE_PROCESS = ("notification", "channel")
 
 
 def available_services(repo: Path | None = None) -> list[str]:
@@ -88,6 +103,8 @@ def service_environment(
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if name in SINGLE_PROCESS:
+        env["WEB_CONCURRENCY"] = "1"
     return env
 
 
@@ -103,10 +120,13 @@ class Service(Server):
         *,
         stack_env: dict[str, str] | None = None,
         repo: Path | None = None,
+        instrumented: bool = True,
     ) -> None:
         super().__init__(state_dir, name=name)
         self.repo = repo or paths.REPO
         self.stack_env = dict(stack_env or {})
+        # False runs plain gunicorn (no opentelemetry-instrument): the benchmark's baseline.
+        self.instrumented = instrumented
 
     def launch(self, port: int) -> ProcessRecord:
         multiproc = self.data_dir / "prometheus-multiproc"
@@ -114,7 +134,8 @@ class Service(Server):
         shutil.rmtree(multiproc, ignore_errors=True)
         multiproc.mkdir(parents=True)
         bin_dir = venv_bin(self.repo)
-        argv = [str(bin_dir / "opentelemetry-instrument"), str(bin_dir / "gunicorn")]
+        argv = [str(bin_dir / "opentelemetry-instrument")] if self.instrumented else []
+        argv.append(str(bin_dir / "gunicorn"))
         conf = self.repo / "apps" / "common" / "gunicorn_conf.py"
         if conf.is_file():
             argv += ["-c", str(conf)]

@@ -100,8 +100,14 @@ class Stack:
         repo: Path | None = None,
         reporter: Reporter | None = None,
         database: str = DATABASE,
+        instrumented: bool = True,
+        service_env: dict[str, str] | None = None,
     ) -> None:
         self.state_dir = Path(state_dir or paths.LOCAL).resolve()
+        # Extra variables for every service, over everything else (e.g. a test's own OTLP endpoint).
+        self.service_env = dict(service_env or {})
+        # False starts the services without opentelemetry-instrument (the benchmark's baseline).
+        self.instrumented = instrumented
         self.repo = repo or paths.REPO
         self.run_dir = self.state_dir / "run"
         self.env_file = self.state_dir / "stack.env"
@@ -150,7 +156,7 @@ class Stack:
         """The component `name`, attached to its running process when there is one."""
         if name in SERVICES:
             return Service(self.state_dir, name, repo=self.repo)
-        base = re.sub(r"-\d+$", "", name)  # instances the test factories start: prometheus-2
+        base = name.split("-", 1)[0]  # named instances the test fixtures start: prometheus-2, webhook-x
         cls = _SIMPLE.get(base)
         if cls is None:
             raise ObsctlError(f"unknown component {name!r}; expected one of: {', '.join(self.order())}")
@@ -212,8 +218,12 @@ class Stack:
             "REDIS_URL": self.server("redis").url,
             "KAFKA_BOOTSTRAP": self.server("tansu").env()["KAFKA_BOOTSTRAP"],
             **{url_variable(name): f"http://127.0.0.1:{port}" for name, port in ports.items()},
+            **self.service_env,
         }
-        starting = [Service(self.state_dir, name, stack_env=stack_env, repo=self.repo) for name in services]
+        starting = [
+            Service(self.state_dir, name, stack_env=stack_env, repo=self.repo, instrumented=self.instrumented)
+            for name in services
+        ]
         self.reporter.step(f"starting services: {', '.join(services)}")
         # In parallel: each one mostly waits for its interpreter and gunicorn to come up.
         with ThreadPoolExecutor(max_workers=len(starting)) as pool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import signal
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -132,7 +133,13 @@ class OtlpSink:
                 body = self.rfile.read(length)
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
-                if self.path == "/v1/traces":
+                if not sink.keep:
+                    # The benchmark's sink only counts: decoding would take CPU from the services
+                    # measured on the same machine, which a real collector elsewhere would not.
+                    with sink.received.lock:
+                        sink.received.requests += 1
+                    answer = b""
+                elif self.path == "/v1/traces":
                     spans = decode_traces(body)
                     answer = ExportTraceServiceResponse().SerializeToString()
                     with sink.received.lock:
@@ -188,14 +195,21 @@ class OtlpSink:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="A minimal OTLP/HTTP receiver that discards data.")
+    parser = argparse.ArgumentParser(description="A minimal OTLP/HTTP receiver that counts and discards.")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     sink = OtlpSink(port=args.port, keep=False)
+
+    def stop(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         sink.server.serve_forever()
     except KeyboardInterrupt:
         pass
+    # The last line of output: how many export requests arrived (the benchmark reads it).
+    print(f"otlp-sink requests={sink.received.requests}", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,131 @@
+"""A small client of the public API that signs every request (tests, the load generator, the demo).
+
+    client = GatewayClient(url, api_key, api_secret)
+    response = client.create_payment({"user_id": ..., "amount": 1000, ...}, idempotency_key="k1")
+
+Every call is signed afresh. The signature covers only the timestamp (whole seconds), method, target
+and body, so two identical requests in the same second would carry the same signature and the
+second would be refused as a replay; the client therefore never reuses a (timestamp, request) pair
+and steps the timestamp back a second instead (still well inside the gateway's 300 s window).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from typing import Any
+
+import requests
+import requests.auth
+
+from apps.gateway import signing
+
+
+def signed_headers(
+    api_key: str, api_secret: str, method: str, target: str, body: bytes, timestamp: int | None = None
+) -> dict[str, str]:
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    return {
+        "X-Api-Key": api_key,
+        "X-Timestamp": stamp,
+        "X-Signature": signing.sign(api_secret, stamp, method, target, body),
+    }
+
+
+class GatewayClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        api_secret: str,
+        *,
+        session: requests.Session | None = None,
+        timeout_s: float = 15.0,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.session = session or requests.Session()
+        self.timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._signed: OrderedDict[tuple[int, str], None] = OrderedDict()
+
+    def _timestamp_for(self, method: str, target: str, body: bytes) -> int:
+        """The current second, or an earlier one if this exact request was already signed with it."""
+        digest = hashlib.sha256(f"{method}\n{target}\n".encode() + body).hexdigest()
+        now = int(time.time())
+        with self._lock:
+            timestamp = now
+            while (timestamp, digest) in self._signed and now - timestamp < 250:
+                timestamp -= 1
+            self._signed[(timestamp, digest)] = None
+            while len(self._signed) > 100_000 or (self._signed and next(iter(self._signed))[0] < now - 600):
+                self._signed.popitem(last=False)
+        return timestamp
+
+    def __repr__(self) -> str:  # the key and secret stay out of reprs and tracebacks
+        return f"GatewayClient({self.base_url!r})"
+
+    def send(
+        self,
+        method: str,
+        target: str,
+        *,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        sign: bool = True,
+    ) -> requests.Response:
+        """Send raw bytes to `target` (path and query, exactly as signed)."""
+        all_headers = {"Content-Type": "application/json"} if body else {}
+        if sign:
+            timestamp = self._timestamp_for(method, target, body)
+            all_headers.update(signed_headers(self.api_key, self.api_secret, method, target, body, timestamp))
+        all_headers.update(headers or {})
+        return self.session.request(
+            method, self.base_url + target, data=body, headers=all_headers, timeout=self.timeout_s
+        )
+
+    def create_payment(
+        self, payment: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> requests.Response:
+        body = json.dumps(payment).encode()
+        key = idempotency_key or uuid.uuid4().hex
+        return self.send("POST", "/api/v1/payments", body=body, headers={"Idempotency-Key": key})
+
+    def get_payment(self, payment_id: str) -> requests.Response:
+        return self.send("GET", f"/api/v1/payments/{payment_id}")
+
+    def refund(
+        self, payment_id: str, amount: int, *, idempotency_key: str | None = None
+    ) -> requests.Response:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        body = json.dumps({"amount": amount}).encode()
+        return self.send("POST", f"/api/v1/payments/{payment_id}/refunds", body=body, headers=headers)
+
+    def balance(self, user_id: str, currency: str) -> requests.Response:
+        return self.send("GET", f"/api/v1/accounts/{user_id}?currency={currency}")
+
+
+class SigningAuth(requests.auth.AuthBase):
+    """requests auth that signs whatever request it is attached to (for tools that build their own
+    requests, such as schemathesis or a load generator): `session.auth = SigningAuth(key, secret)`."""
+
+    def __init__(self, api_key: str, api_secret: str):
+        self.api_key = api_key
+        self.api_secret = api_secret
+
+    def __repr__(self) -> str:
+        return "SigningAuth(...)"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode()
+        request.headers.update(
+            signed_headers(self.api_key, self.api_secret, str(request.method), request.path_url, bytes(body))
+        )
+        return request

@@ -1,0 +1,335 @@
+"""The instrumentation benchmark behind `obsctl bench payments`.
+
+Three configurations, one after the other in one run, each on a fresh local stack (PostgreSQL,
+Redis, tansu, the six services) so none inherits another's caches or table bloat:
+
+    not instrumented     plain gunicorn, no opentelemetry-instrument
+    10% sampled          opentelemetry-instrument, parentbased_traceidratio 0.1
+    100% sampled         opentelemetry-instrument, parentbased_traceidratio 1.0
+
+The instrumented ones export traces and logs over OTLP/HTTP to an OtlpSink in its own process,
+so exporting costs what it costs against a collector. Locust drives the gateway with signed
+payments at a fixed concurrency as fast as the stack answers, after a short warm-up that is not
+measured. At the end of each measurement the peak resident memory (VmHWM) of every process of
+each service is read from /proc.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from obsctl.errors import ObsctlError
+from obsctl.load.run import LoadResult, run_load
+from obsctl.stack.stack import Stack
+from obsctl.stack.wait import free_port, wait_until
+
+CURRENCY = "EUR"
+USERS = 200
+# Ample for any run: at most 25 000 minor units per payment (see the Locust user).
+BALANCE = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    instrumented: bool
+    sampling: float | None = None
+
+
+CONFIGS = (
+    Config("not instrumented", instrumented=False),
+    Config("10% sampled", instrumented=True, sampling=0.1),
+    Config("100% sampled", instrumented=True, sampling=1.0),
+)
+
+
+@dataclass
+class Measured:
+    config: Config
+    load: LoadResult
+    # service -> peak resident memory (VmHWM, kB) of each of its processes (master and workers)
+    memory_kb: dict[str, list[int]] = field(default_factory=dict)
+    exported_requests: int | None = None
+
+
+# -- /proc ------------------------------------------------------------------------------------
+
+
+def _parent_of(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rfind(")") + 2 :].split()[1])
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and every process descended from it."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            parent = _parent_of(int(entry.name))
+            if parent is not None:
+                children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return sorted(found)
+
+
+def peak_rss_kb(pid: int) -> int | None:
+    """VmHWM: the most resident memory the process has had, in kB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+# -- the pieces of one measurement --------------------------------------------------------------
+
+
+@contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """Variables the stack passes on to the services it starts (OTEL_* from the caller win)."""
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class SinkProcess:
+    """`python -m obsctl.telemetry.otlp_sink` on a free port; counts what it receives."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "obsctl.telemetry.otlp_sink", "--port", str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+        def listening() -> bool:
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+        if not wait_until(listening, timeout=15, interval=0.1):
+            self.proc.kill()
+            raise ObsctlError("the OTLP sink did not start listening within 15 s")
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> int | None:
+        self.proc.terminate()
+        try:
+            out, _ = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return None
+        for line in reversed(out.splitlines()):
+            if line.startswith("otlp-sink requests="):
+                return int(line.split("=", 1)[1])
+        return None
+
+
+def seed(dsn: str) -> dict[str, str]:
+    """A merchant without a practical rate limit and USERS funded users; the load's variables."""
+    from apps.account.seed import open_account
+
+    api_key, api_secret = f"bench-{uuid.uuid4().hex}", uuid.uuid4().hex
+    users = [f"bench-user-{i:04d}" for i in range(USERS)]
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "INSERT INTO gateway.merchants (merchant_id, name, api_key, api_secret, rate_limit_per_minute)"
+            " VALUES ('bench-merchant', 'bench merchant', %s, %s, 100000000)",
+            (api_key, api_secret),
+        )
+        conn.commit()
+        for user in users:
+            open_account(conn, user, CURRENCY, BALANCE)
+    return {
+        "DEMO_API_KEY": api_key,
+        "DEMO_API_SECRET": api_secret,
+        "DEMO_USER_IDS": ",".join(users),
+        "DEMO_CURRENCY": CURRENCY,
+    }
+
+
+def _service_variables(config: Config, endpoint: str | None) -> dict[str, str]:
+    variables = {
+        # Thousands of payments by a few hundred users within seconds: velocity rules would
+        # decline most of them, and declines are cheaper than payments.
+        "RISK_VELOCITY_MAX": "100000000",
+        "RISK_FIRST_PAYMENT_POINTS": "0",
+    }
+    if config.instrumented:
+        assert endpoint is not None and config.sampling is not None
+        variables.update(
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+                "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                "OTEL_TRACES_SAMPLER_ARG": f"{config.sampling:g}",
+            }
+        )
+    return variables
+
+
+def _world_searchable_tempdir() -> Path:
+    # PostgreSQL runs as the `postgres` user when obsctl runs as root: it must enter the directory.
+    path = Path(tempfile.mkdtemp(prefix="obsctl-bench-"))
+    path.chmod(0o755)
+    return path
+
+
+def measure(
+    config: Config, *, users: int, duration_s: int, warmup_s: int, progress: Callable[[str], None]
+) -> Measured:
+    state = _world_searchable_tempdir()
+    sink = SinkProcess() if config.instrumented else None
+    stack = Stack(state, instrumented=config.instrumented)
+    try:
+        progress(f"{config.name}: starting the stack")
+        with _environment(_service_variables(config, sink.endpoint if sink else None)):
+            stack.up(["services"])
+        env = {**stack.env(), "GATEWAY_URL": stack.server("gateway").url}
+        env.update(seed(env["DATABASE_URL"]))
+        if warmup_s:
+            progress(f"{config.name}: warming up for {warmup_s} s")
+            run_load(env, users=users, user_rate=0, duration_s=warmup_s, payments_only=True)
+        progress(f"{config.name}: {users} concurrent users for {duration_s} s")
+        result = run_load(env, users=users, user_rate=0, duration_s=duration_s, payments_only=True)
+        measured = Measured(config, result, _service_memory(stack))
+    finally:
+        stack.down()
+        # Stopped after the stack, so the services' last exports on shutdown are counted too.
+        exported = sink.stop() if sink else None
+        shutil.rmtree(state, ignore_errors=True)
+    measured.exported_requests = exported
+    return measured
+
+
+def _service_memory(stack: Stack) -> dict[str, list[int]]:
+    memory = {}
+    for name in stack.services():
+        server = stack.server(name)
+        if server.running():
+            memory[name] = [kb for pid in process_tree(server.pid) if (kb := peak_rss_kb(pid)) is not None]
+    return memory
+
+
+def run(
+    *,
+    users: int,
+    duration_s: int,
+    warmup_s: int,
+    progress: Callable[[str], None],
+    configs: tuple[Config, ...] = CONFIGS,
+) -> list[Measured]:
+    measured = []
+    for config in configs:
+        measured.append(
+            measure(config, users=users, duration_s=duration_s, warmup_s=warmup_s, progress=progress)
+        )
+        time.sleep(1)  # let ports and the page cache settle before the next stack
+    return measured
+
+
+# -- the report ---------------------------------------------------------------------------------
+
+P99_TARGET_MS = 200.0
+THROUGHPUT_LOSS_TARGET = 0.10  # at 10% sampling
+RSS_TARGET_MB = 200.0
+
+
+def report(measured: list[Measured], users: int, duration_s: int) -> list[str]:
+    lines = [
+        f"payments: {users} concurrent users, {duration_s} s per configuration, signed POST /api/v1/payments",
+        "",
+        f"{'configuration':<18} {'payments/s':>10} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>7}"
+        f" {'requests':>9} {'exports':>8}",
+    ]
+    for m in measured:
+        r = m.load
+        exports = "-" if m.exported_requests is None else str(m.exported_requests)
+        lines.append(
+            f"{m.config.name:<18} {r.rps:>10.1f} {r.p50_ms:>7.0f} {r.p95_ms:>7.0f} {r.p99_ms:>7.0f}"
+            f" {r.error_rate:>7.2%} {r.requests:>9d} {exports:>8}"
+        )
+    base = next((m for m in measured if not m.config.instrumented), None)
+    if base and base.load.rps > 0:
+        lines.append("")
+        lines.append("overhead against not instrumented (ratio of payments/s, ratio of p99):")
+        for m in measured:
+            if m is base:
+                continue
+            throughput = m.load.rps / base.load.rps
+            p99 = m.load.p99_ms / base.load.p99_ms if base.load.p99_ms else float("nan")
+            lines.append(
+                f"  {m.config.name:<16} throughput x{throughput:.3f}"
+                f" ({1 - throughput:+.1%} fewer payments/s), p99 x{p99:.2f}"
+            )
+    services = sorted({s for m in measured for s in m.memory_kb})
+    lines += ["", "peak resident memory per process (VmHWM, MB; largest process of each service):"]
+    lines.append(f"  {'service':<14}" + "".join(f" {m.config.name:>18}" for m in measured))
+    for service in services:
+        cells = []
+        for m in measured:
+            values = m.memory_kb.get(service, [])
+            cells.append(f"{max(values) / 1024:.0f} ({len(values)} procs)" if values else "-")
+        lines.append(f"  {service:<14}" + "".join(f" {c:>18}" for c in cells))
+    lines += ["", *verdicts(measured)]
+    return lines
+
+
+def verdicts(measured: list[Measured]) -> list[str]:
+    out = ["targets:"]
+    for m in measured:
+        met = m.load.p99_ms < P99_TARGET_MS
+        out.append(
+            f"  p99 < {P99_TARGET_MS:.0f} ms, {m.config.name}: {_verdict(met)} ({m.load.p99_ms:.0f} ms)"
+        )
+    base = next((m for m in measured if not m.config.instrumented), None)
+    tenth = next((m for m in measured if m.config.sampling == 0.1), None)
+    if base and tenth and base.load.rps > 0:
+        loss = 1 - tenth.load.rps / base.load.rps
+        met = loss <= THROUGHPUT_LOSS_TARGET
+        out.append(
+            f"  at 10% sampling at most {THROUGHPUT_LOSS_TARGET:.0%} fewer payments/s: "
+            f"{_verdict(met)} ({loss:+.1%})"
+        )
+    peak = max((kb for m in measured for values in m.memory_kb.values() for kb in values), default=0) / 1024
+    out.append(
+        f"  < {RSS_TARGET_MB:.0f} MB per service process: {_verdict(peak < RSS_TARGET_MB)}"
+        f" (largest {peak:.0f} MB)"
+    )
+    return out
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "NOT met"

@@ -1,0 +1,44 @@
+"""The generated rules pass promtool's checks, and every promtool test passes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.rules.helpers import HAND_TESTS_DIR, SLO_TESTS_DIR, rule_files, run
+
+
+def test_promtool_check_rules_is_clean_with_lint() -> None:
+    files = rule_files()
+    assert len(files) >= 3
+    result = run(["promtool", "check", "rules", "--lint=all", "--lint-fatal", *map(str, files)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_hand_written_service_alert_tests_pass() -> None:
+    files = sorted(HAND_TESTS_DIR.glob("*.yml"))
+    assert files
+    result = run(["promtool", "test", "rules", *map(str, files)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("test_file", sorted(SLO_TESTS_DIR.glob("*.yml")), ids=lambda p: p.name)
+def test_generated_slo_tests_pass(test_file: Path) -> None:
+    result = run(["promtool", "test", "rules", str(test_file)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_test_fails_when_an_alert_is_broken(tmp_path: Path) -> None:
+    """The service-alert tests can fail: with a threshold raised tenfold, they do."""
+    (tmp_path / "rules").mkdir()
+    original = (HAND_TESTS_DIR.parent / "rules" / "service-alerts.yml").read_text()
+    broken = original.replace("> 0.05\n", "> 0.5\n")
+    assert broken != original
+    (tmp_path / "rules" / "service-alerts.yml").write_text(broken)
+    (tmp_path / "tests").mkdir()
+    test = HAND_TESTS_DIR / "dependency-error-rate-high.yml"
+    (tmp_path / "tests" / test.name).write_text(test.read_text())
+    result = run(["promtool", "test", "rules", str(tmp_path / "tests" / test.name)])
+    assert result.returncode != 0
+    assert "DependencyErrorRateHigh" in result.stdout + result.stderr

@@ -1,0 +1,75 @@
+"""Which components `obsctl up --only ...` starts, and how a failing component is reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from obsctl.errors import ObsctlError
+from obsctl.stack.stack import Stack
+from obsctl.stack.wait import StackError
+
+
+def make_repo(root: Path, services: dict[str, str]) -> Path:
+    (root / "apps").mkdir(parents=True)
+    (root / "apps" / "__init__.py").write_text("")
+    for name, source in services.items():
+        (root / "apps" / name).mkdir()
+        (root / "apps" / name / "__init__.py").write_text("")
+        (root / "apps" / name / "app.py").write_text(source)
+    return root
+
+
+def test_only_existing_services_are_components(tmp_path):
+    repo = make_repo(tmp_path / "repo", {"risk": "", "gateway": ""})
+    stack = Stack(tmp_path / "state", repo=repo)
+    assert stack.services() == ["risk", "gateway"]  # callees first
+    assert stack.order() == [
+        "postgres",
+        "redis",
+        "tansu",
+        "risk",
+        "gateway",
+        "webhook",
+        "alertmanager",
+        "prometheus",
+    ]
+
+
+def test_dependencies_groups_and_aliases_are_resolved(tmp_path):
+    repo = make_repo(tmp_path / "repo", {"risk": "", "gateway": ""})
+    stack = Stack(tmp_path / "state", repo=repo)
+    assert stack.resolve(["kafka"]) == ["tansu"]
+    assert stack.resolve(["gateway"]) == ["postgres", "redis", "tansu", "gateway"]
+    assert stack.resolve(["services"]) == ["postgres", "redis", "tansu", "risk", "gateway"]
+    assert stack.resolve(["alertmanager", "redis"]) == ["redis", "webhook", "alertmanager"]
+    assert stack.resolve(None) == stack.order()
+
+
+def test_unknown_and_missing_components_are_named(tmp_path):
+    repo = make_repo(tmp_path / "repo", {"risk": ""})
+    stack = Stack(tmp_path / "state", repo=repo)
+    with pytest.raises(ObsctlError) as excinfo:
+        stack.resolve(["redis", "postgress", "channel"])
+    message = str(excinfo.value)
+    assert "postgress" in message
+    assert "channel (apps/channel/app.py does not exist yet)" in message
+    assert "expected some of: postgres, redis, tansu, risk" in message
+
+
+def test_a_service_that_cannot_start_is_reported_with_its_log(tmp_path, state_dir_factory):
+    state = state_dir_factory()
+    repo = make_repo(tmp_path / "repo", {"risk": "raise RuntimeError('risk cannot import its rules')\n"})
+    stack = Stack(state, repo=repo)
+    try:
+        with pytest.raises(StackError) as excinfo:
+            stack.up(["risk"])
+        message = str(excinfo.value)
+        assert "risk exited during start-up" in message
+        assert str(state / "logs" / "risk.log") in message
+        assert "risk cannot import its rules" in message  # the log's tail is part of the message
+        assert "risk" not in stack.running()
+    finally:
+        stack.down()
+    assert stack.running() == {}

@@ -1,0 +1,137 @@
+"""The whole local stack under opentelemetry-instrument, exporting to an in-test OTLP receiver.
+
+    running = TelemetryStack.start(state_dir, otlp_endpoint)     # services, PostgreSQL, Redis, tansu
+    running.pay(user, amount, description=...)                    # a signed payment via the gateway
+    running.stop()
+
+A merchant and funded users are created directly in the database (the demo seed is not needed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import requests
+
+from apps.account.seed import open_account
+from apps.gateway.signing import sign
+from obsctl.stack.stack import Stack
+
+CURRENCY = "EUR"
+
+
+@contextmanager
+def environment(**variables: str) -> Iterator[None]:
+    """Variables the stack passes on to the services (OTEL_* from the caller win over its defaults)."""
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@dataclass
+class TelemetryStack:
+    stack: Stack
+    api_key: str
+    api_secret: str
+    users: list[str] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, state_dir: Path, otlp_endpoint: str, **otel: str) -> TelemetryStack:
+        stack = Stack(state_dir)
+        with environment(
+            OTEL_EXPORTER_OTLP_ENDPOINT=otlp_endpoint,
+            OTEL_TRACES_SAMPLER="parentbased_always_on",
+            # Many payments by one user in seconds: velocity scoring is not what these tests test.
+            RISK_VELOCITY_MAX="1000000",
+            RISK_FIRST_PAYMENT_POINTS="0",
+            **otel,
+        ):
+            try:
+                stack.up(["services"])
+            except BaseException:
+                stack.down()
+                raise
+        running = cls(stack, api_key=f"key-{uuid.uuid4().hex}", api_secret=f"secret-{uuid.uuid4().hex}")
+        running.seed()
+        return running
+
+    @property
+    def dsn(self) -> str:
+        return self.stack.env()["DATABASE_URL"]
+
+    def url(self, service: str) -> str:
+        return self.stack.server(service).url
+
+    def seed(self) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO gateway.merchants"
+                " (merchant_id, name, api_key, api_secret, rate_limit_per_minute)"
+                " VALUES (%s, %s, %s, %s, 1000000)",
+                (
+                    f"m-{uuid.uuid4().hex[:8]}",
+                    f"merchant {uuid.uuid4().hex[:8]}",
+                    self.api_key,
+                    self.api_secret,
+                ),
+            )
+        self.users = [self.new_user(10_000_000) for _ in range(4)]
+
+    def new_user(self, balance: int) -> str:
+        user = f"user-{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.dsn) as conn:
+            open_account(conn, user, CURRENCY, balance)
+        return user
+
+    def signed(
+        self, method: str, path: str, payload: dict[str, Any] | None, extra: dict[str, str] | None = None
+    ) -> requests.Response:
+        body = json.dumps(payload, separators=(",", ":")).encode() if payload is not None else b""
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "X-Api-Key": self.api_key,
+            "X-Timestamp": timestamp,
+            "X-Signature": sign(self.api_secret, timestamp, method, path, body),
+            **(extra or {}),
+        }
+        if method == "POST":
+            headers.setdefault("Idempotency-Key", uuid.uuid4().hex)
+        return requests.request(
+            method, self.url("gateway") + path, data=body or None, headers=headers, timeout=20
+        )
+
+    def pay(self, user: str, amount: int, **fields: Any) -> requests.Response:
+        payload = {
+            "user_id": user,
+            "amount": amount,
+            "currency": CURRENCY,
+            "payment_method": "card",
+            **fields,
+        }
+        return self.signed("POST", "/api/v1/payments", payload)
+
+    def refund(self, payment_id: str, amount: int) -> requests.Response:
+        return self.signed("POST", f"/api/v1/payments/{payment_id}/refunds", {"amount": amount})
+
+    def log_path(self, service: str) -> Path:
+        return self.stack.state_dir / "logs" / f"{service}.log"
+
+    def stop(self) -> None:
+        self.stack.down()

@@ -1,0 +1,81 @@
+"""Reading what the OtlpSink received: traces by id, the checks a well-formed trace passes."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from obsctl.telemetry.otlp_sink import OtlpSink, Span
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def route_template(route: str) -> str:
+    """Flask's `<name>` as the `{name}` the semantic conventions (and our metrics) use."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", route)
+
+
+def trace_of(sink: OtlpSink, trace_id: str) -> list[Span]:
+    return [s for s in sink.spans() if s.trace_id == trace_id]
+
+
+def server_span(sink: OtlpSink, service: str, route: str, payment_id: str) -> Span | None:
+    for span in sink.spans():
+        if (
+            span.service == service
+            and span.kind == "server"
+            and route_template(str(span.attributes.get("http.route"))) == route
+            and span.attributes.get("payment.id") == payment_id
+        ):
+            return span
+    return None
+
+
+def services_with(spans: Iterable[Span], kind: str) -> set[str]:
+    return {s.service for s in spans if s.kind == kind}
+
+
+def assert_well_linked(spans: list[Span]) -> None:
+    """One root (the gateway's server span); every parent present; a server span's parent is a
+    client span of another service; a consumer span's parent is a producer span."""
+    by_id = {s.span_id: s for s in spans}
+    assert len(by_id) == len(spans), "span ids repeat within the trace"
+    roots = [s for s in spans if not s.parent_span_id]
+    assert [(r.service, r.kind) for r in roots] == [("gateway", "server")], roots
+    for span in spans:
+        if not span.parent_span_id:
+            continue
+        parent = by_id.get(span.parent_span_id)
+        assert parent is not None, (
+            f"{span.service} {span.name}: parent {span.parent_span_id} not in the trace"
+        )
+        if span.kind == "server":
+            assert parent.kind == "client" and parent.service != span.service, (span, parent)
+        if span.kind == "consumer":
+            assert parent.kind == "producer" and parent.service == "payment", (span, parent)
+        if span.kind == "client":
+            assert parent.service == span.service, (span, parent)
+
+
+def strings_in(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield str(k)
+            yield from strings_in(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from strings_in(v)
+    elif value is not None:
+        yield str(value)
