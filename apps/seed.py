@@ -32,7 +32,8 @@ def seed_demo(dsn: str) -> dict[str, Any]:
     with psycopg.connect(dsn, row_factory=dict_row) as conn:
         with conn.transaction():
             conn.execute(
-                "INSERT INTO gateway.merchants (merchant_id, name, api_key, api_secret, rate_limit_per_minute)"
+                "INSERT INTO gateway.merchants"
+                " (merchant_id, name, api_key, api_secret, rate_limit_per_minute)"
                 " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (merchant_id) DO NOTHING",
                 (
                     MERCHANT_ID,

@@ -35,7 +35,7 @@ def process(payment: Payment, deadline: Deadline, started: float, budgets: Budge
             else:
                 p = steps.evaluate_risk(p, deadline, budgets, started)
         if p.state == P.RISK_APPROVED:
-            if deadline.expired():  # the debit was never sent: nothing to give back
+            if deadline.remaining() <= budgets.compensation_reserve_s:  # too late to send the debit
                 p = steps.move(p, P.FAILED, started, failure_reason="deadline_exceeded")
             else:
                 p = steps.debit(p, deadline, budgets, started)

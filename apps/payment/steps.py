@@ -132,7 +132,8 @@ def debit(p: Payment, deadline: Deadline, budgets: Budgets, started: float | Non
                 "amount": p.amount,
             },
             idempotent=True,
-            deadline=capped(deadline, budgets.account_s),
+            # Time is kept back so that a debit without an answer can still be compensated (or voided).
+            deadline=capped(deadline, budgets.account_s, budgets.compensation_reserve_s),
         )
     except DependencyError as exc:
         reason = "deadline_exceeded" if exc.kind == "timeout" else "dependency_unavailable"

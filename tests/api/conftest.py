@@ -11,7 +11,10 @@ gunicorn on real PostgreSQL and Redis (started by obsctl.stack, like `make up`),
 from __future__ import annotations
 
 import itertools
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -114,6 +117,21 @@ class MoneyPath:
             "payment_method": "card",
             **extra,
         }
+
+    def reconcile(self) -> str:
+        """Run the payment reconciler once over every open record (a subprocess: its own pools)."""
+        env = {**os.environ, **{k: v for k, v in self.env.items() if k.endswith("_URL")}}
+        env["SERVICE_NAME"] = "payment"
+        result = subprocess.run(
+            [sys.executable, "-m", "apps.payment.reconcile", "--older-than", "0"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
 
     @contextmanager
     def channel_faults(self, **switches: float) -> Iterator[None]:

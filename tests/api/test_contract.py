@@ -196,3 +196,19 @@ def test_risk_down_is_503_and_no_money_moves(money_path: MoneyPath) -> None:
     # The payment service says what became of the payment: failed, before any money moved.
     assert error["payment"]["status"] == "failed", error
     assert money_path.balance(user) == 10_000
+
+
+def test_channel_timeout_is_504_and_no_money_is_lost(money_path: MoneyPath) -> None:
+    user = money_path.new_user(10_000)
+    with money_path.channel_faults(timeout_rate=1.0):
+        response = money_path.client.create_payment(money_path.payment(user, 2_500))
+    error = assert_error(response, 504)
+    # The payment service's own answer, passed through: where the payment stands.
+    payment = error["payment"]
+    assert payment["status"] in ("pending", "failed"), error
+    # The reconciler makes it final: captured (the provider did charge) or credited back.
+    money_path.reconcile()
+    final = money_path.client.get_payment(payment["payment_id"]).json()
+    assert final["status"] in ("succeeded", "failed"), final
+    captured = 2_500 if final["status"] == "succeeded" else 0
+    assert money_path.balance(user) == 10_000 - captured

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from obsctl import paths
 from tests.rules.helpers import HAND_TESTS_DIR, SLO_TESTS_DIR, rule_files, run
 
 
@@ -42,3 +43,29 @@ def test_promtool_test_fails_when_an_alert_is_broken(tmp_path: Path) -> None:
     result = run(["promtool", "test", "rules", str(tmp_path / "tests" / test.name)])
     assert result.returncode != 0
     assert "DependencyErrorRateHigh" in result.stdout + result.stderr
+
+
+def test_reset_guard_is_what_resolves_the_page_within_15_minutes(tmp_path: Path) -> None:
+    """Without the reset guard (Sloth's rules) the page outlives a long outage by about 30 minutes,
+    so the generated 15-minute reset expectation fails against them: the guard is load-bearing."""
+    from obsctl.rules import slo_rules
+    from obsctl.rules.generate import options
+    from obsctl.rules.yamlout import dump
+    from obsctl.slo import load
+
+    slo = next(s for s in load.read(paths.SLOS) if s.id == "gateway-payment-availability")
+    guarded = options()
+    assert guarded.page.reset_window == "5m"
+    sloth_like = options(page=guarded.page.model_copy(update={"reset_window": None}))
+    (tmp_path / "rules").mkdir()
+    rules_file = tmp_path / "rules" / f"slo-{slo.id}.yml"
+    rules_file.write_text(dump({"groups": slo_rules.groups([slo], sloth_like, include_absent=False)}))
+    (tmp_path / "rules" / "slo-sli-absent.yml").write_text(
+        (paths.REPO / "alerts" / "rules" / "slo-sli-absent.yml").read_text()
+    )
+    (tmp_path / "tests").mkdir()
+    test = tmp_path / "tests" / f"{slo.id}.yml"
+    test.write_text((SLO_TESTS_DIR / f"{slo.id}.yml").read_text())
+    result = run(["promtool", "test", "rules", str(test)])
+    assert result.returncode != 0, "the page resolved within 15 minutes even without the guard"
+    assert "PaymentAvailabilityBudgetBurn" in result.stdout + result.stderr

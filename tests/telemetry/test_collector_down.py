@@ -15,8 +15,8 @@ from obsctl.stack.wait import free_port
 from tests.telemetry.conftest import state_dir
 from tests.telemetry.stack_harness import TelemetryStack
 
-BURST = 60
-CONCURRENCY = 10
+BURST = 40
+CONCURRENCY = 8
 
 
 @pytest.fixture(scope="module")

@@ -79,6 +79,13 @@ def _write_atomically(path: Path, content: str) -> None:
 @click.option(
     "--disable-recordings", is_flag=True, help="Only alert rules (the recordings come from elsewhere)."
 )
+@click.option(
+    "--reset-window",
+    type=click.Choice(["5m", "30m"]),
+    default=None,
+    help="Page only while errors still burn over this window too, so pages resolve soon after "
+    "recovery (see docs/slos.md). Default: off, exactly Sloth's alerts.",
+)
 def generate(
     input_path: Path,
     out: str,
@@ -86,6 +93,7 @@ def generate(
     extra_labels: tuple[str, ...],
     disable_alerts: bool,
     disable_recordings: bool,
+    reset_window: str | None,
 ) -> None:
     """Generate Prometheus rules (SLI and metadata recordings, burn-rate alerts) from SLO specs.
 
@@ -104,6 +112,10 @@ def generate(
     }
     if period:
         overrides["period"] = period
+    base = options()
+    # Specs from elsewhere get Sloth's alerts unless the reset guard is asked for; the repository's
+    # own SLOs (`obsctl generate`) take it from thresholds.yaml.
+    overrides["page"] = base.page.model_copy(update={"reset_window": reset_window})
     opts = options(**overrides)
     content = dump(
         {"groups": slo_rules.groups(slos, opts)}, comment=f"SLO rules from {input_path} ({len(slos)} SLOs)."

@@ -170,10 +170,18 @@ def tier_alert(slo: SLO, tier_name: str, opts: Options) -> dict[str, Any] | None
             f"and\n"
             f"max without (sloth_window) (slo:sli_error:ratio_rate{pair.long}{{{sel}}} > {threshold})"
         )
+        guard = default.reset_window
+        if guard and windows.WINDOW_HOURS[guard] < windows.WINDOW_HOURS[pair.short]:
+            cond += (
+                f"\nand\nmax without (sloth_window) (slo:sli_error:ratio_rate{guard}{{{sel}}} > {threshold})"
+            )
+            explained_guard = f", still burning over {guard}"
+        else:
+            explained_guard = ""
         if opts.min_rate(slo) > 0 and slo.total_query is not None:
             cond += f"\nand on ()\n(({slo.query('total', pair.long)}) >= {clean(opts.min_rate(slo))})"
         parts.append(f"(\n{_indent(cond)}\n)")
-        explained.append(f"{clean(factor)}x over {pair.long} and {pair.short}")
+        explained.append(f"{clean(factor)}x over {pair.long} and {pair.short}{explained_guard}")
     labels = {**opts.extra_labels, **slo.alert_labels, **tier.labels, "sloth_severity": tier_name}
     labels.setdefault("severity", DEFAULT_SEVERITY[tier_name])
     summary = (

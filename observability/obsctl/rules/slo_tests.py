@@ -218,6 +218,10 @@ def tests_for(slo: SLO, opts: Options) -> dict[str, Any] | None:
     one = Decimal(1)
     fast, slow = pairs[0], pairs[1]
     fast_threshold = fast.factor(period) * budget
+    reset_window = opts.tier_defaults(slo, "page").reset_window
+    guarded = (
+        reset_window is not None and windows.WINDOW_HOURS[reset_window] < windows.WINDOW_HOURS[slow.short]
+    )
     page_labels = {**labels, **(page or {}).get("labels", {})}
     if page is not None and fast_threshold < 1:
         for_min = _minutes(page.get("for", "0s"))
@@ -238,10 +242,11 @@ def tests_for(slo: SLO, opts: Options) -> dict[str, Any] | None:
             {"expr": _alerts(slo, "page"), "eval_time": f"{HEALTHY}m", "exp_samples": []},
             {"expr": _alerts(slo, "page"), "eval_time": f"{HEALTHY + detect}m", "exp_samples": firing_page},
             {"expr": _alerts(slo, "page"), "eval_time": f"{HEALTHY + 60}m", "exp_samples": firing_page},
-            # The slow pair's short window (30m) holds the page after a long outage; then it resolves.
+            # After a long outage the slow pair's short window (30m) holds the page until it drains,
+            # unless the reset guard also asks for a current burn: then it resolves within 15 minutes.
             {
                 "expr": _alerts(slo, "page"),
-                "eval_time": f"{HEALTHY + 60 + _minutes(slow.short) + 5}m",
+                "eval_time": f"{HEALTHY + 60 + (15 if guarded else _minutes(slow.short) + 5)}m",
                 "exp_samples": [],
             },
         ]

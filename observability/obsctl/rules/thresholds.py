@@ -22,6 +22,10 @@ class _Strict(BaseModel):
 class TierDefaults(_Strict):
     enabled: bool = True
     for_: str = Field("0s", alias="for", pattern=DURATION)
+    # The reset guard: every window pair of the tier must also burn over this shorter window, so
+    # the alert resolves soon after recovery instead of when the pair's own short window drains
+    # (30 minutes for the 6h/30m page pair). None keeps Sloth's behaviour exactly.
+    reset_window: Literal["5m", "30m"] | None = None
 
 
 class SLODefaults(_Strict):

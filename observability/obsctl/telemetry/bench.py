@@ -63,6 +63,10 @@ class Measured:
     # service -> peak resident memory (VmHWM, kB) of each of its processes (master and workers)
     memory_kb: dict[str, list[int]] = field(default_factory=dict)
     exported_requests: int | None = None
+    # service -> CPU seconds (user + system) all its processes used during the measured run
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    # 1-minute load average when the configuration started: other work on the machine shows here
+    load_average: float = 0.0
 
 
 # -- /proc ------------------------------------------------------------------------------------
@@ -90,6 +94,16 @@ def process_tree(root: int) -> list[int]:
         found.append(pid)
         todo.extend(children.get(pid, []))
     return sorted(found)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_kb(pid: int) -> int | None:
@@ -210,6 +224,7 @@ def _world_searchable_tempdir() -> Path:
 def measure(
     config: Config, *, users: int, duration_s: int, warmup_s: int, progress: Callable[[str], None]
 ) -> Measured:
+    load_average = os.getloadavg()[0]
     state = _world_searchable_tempdir()
     sink = SinkProcess() if config.instrumented else None
     stack = Stack(state, instrumented=config.instrumented)
@@ -223,15 +238,28 @@ def measure(
             progress(f"{config.name}: warming up for {warmup_s} s")
             run_load(env, users=users, user_rate=0, duration_s=warmup_s, payments_only=True)
         progress(f"{config.name}: {users} concurrent users for {duration_s} s")
+        cpu_before = _service_cpu(stack)
         result = run_load(env, users=users, user_rate=0, duration_s=duration_s, payments_only=True)
+        cpu_after = _service_cpu(stack)
         measured = Measured(config, result, _service_memory(stack))
+        measured.cpu_s = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
     finally:
         stack.down()
         # Stopped after the stack, so the services' last exports on shutdown are counted too.
         exported = sink.stop() if sink else None
         shutil.rmtree(state, ignore_errors=True)
     measured.exported_requests = exported
+    measured.load_average = load_average
     return measured
+
+
+def _service_cpu(stack: Stack) -> dict[str, float]:
+    cpu = {}
+    for name in stack.services():
+        server = stack.server(name)
+        if server.running():
+            cpu[name] = sum(cpu_seconds(pid) for pid in process_tree(server.pid))
+    return cpu
 
 
 def _service_memory(stack: Stack) -> dict[str, list[int]]:
@@ -270,6 +298,9 @@ RSS_TARGET_MB = 200.0
 def report(measured: list[Measured], users: int, duration_s: int) -> list[str]:
     lines = [
         f"payments: {users} concurrent users, {duration_s} s per configuration, signed POST /api/v1/payments",
+        f"machine: {os.cpu_count()} CPUs; 1-minute load average at the start of each configuration: "
+        + ", ".join(f"{m.load_average:.1f}" for m in measured)
+        + " (PostgreSQL, Redis, tansu, the OTLP sink and Locust share these CPUs with the services)",
         "",
         f"{'configuration':<18} {'payments/s':>10} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>7}"
         f" {'requests':>9} {'exports':>8}",
@@ -294,7 +325,20 @@ def report(measured: list[Measured], users: int, duration_s: int) -> list[str]:
                 f"  {m.config.name:<16} throughput x{throughput:.3f}"
                 f" ({1 - throughput:+.1%} fewer payments/s), p99 x{p99:.2f}"
             )
+    for m in measured:
+        for error, count in sorted(m.load.failures_by_error.items()):
+            lines.append(f"  {m.config.name}: failed {count} x {error}")
     services = sorted({s for m in measured for s in m.memory_kb})
+    lines += ["", "CPU seconds per payment, by service (user + system, all processes):"]
+    lines.append(f"  {'service':<14}" + "".join(f" {m.config.name:>18}" for m in measured))
+    for service in services:
+        cells = []
+        for m in measured:
+            per = m.cpu_s.get(service, 0.0) / m.load.requests * 1000 if m.load.requests else 0.0
+            cells.append(f"{per:.1f} ms")
+        lines.append(f"  {service:<14}" + "".join(f" {c:>18}" for c in cells))
+    totals = [sum(m.cpu_s.values()) / m.load.requests * 1000 if m.load.requests else 0.0 for m in measured]
+    lines.append(f"  {'total':<14}" + "".join(f" {f'{t:.1f} ms':>18}" for t in totals))
     lines += ["", "peak resident memory per process (VmHWM, MB; largest process of each service):"]
     lines.append(f"  {'service':<14}" + "".join(f" {m.config.name:>18}" for m in measured))
     for service in services:

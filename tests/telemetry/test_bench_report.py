@@ -1,0 +1,54 @@
+"""The payments benchmark's own arithmetic: /proc readings and the verdicts it prints."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from obsctl.load.run import LoadResult
+from obsctl.telemetry import bench
+
+
+def measured(config: bench.Config, rps: float, p99_ms: float, rss_mb: int) -> bench.Measured:
+    load = LoadResult(
+        requests=int(rps * 30), failures=0, rps=rps, p50_ms=p99_ms / 3, p95_ms=p99_ms / 2, p99_ms=p99_ms
+    )
+    m = bench.Measured(config, load, {"payment": [rss_mb * 1024, 40 * 1024]})
+    m.cpu_s = {"payment": load.requests * 0.012}
+    return m
+
+
+def test_the_process_tree_includes_children_and_their_peak_memory() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        tree = bench.process_tree(os.getpid())
+        assert child.pid in tree and os.getpid() in tree
+        assert (bench.peak_rss_kb(child.pid) or 0) > 1000
+        assert bench.cpu_seconds(os.getpid()) > 0
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_verdicts_follow_the_targets() -> None:
+    base, tenth, full = bench.CONFIGS
+    within = bench.report(
+        [measured(base, 100, 150, 120), measured(tenth, 95, 160, 150), measured(full, 80, 190, 190)], 50, 30
+    )
+    text = "\n".join(within)
+    assert "at 10% sampling at most 10% fewer payments/s: met (+5.0%)" in text
+    assert "p99 < 200 ms, 100% sampled: met (190 ms)" in text
+    assert "< 200 MB per service process: met (largest 190 MB)" in text
+    assert "12.0 ms" in text  # CPU per payment
+
+    beyond = "\n".join(
+        bench.report(
+            [measured(base, 100, 150, 120), measured(tenth, 85, 250, 150), measured(full, 80, 190, 230)],
+            50,
+            30,
+        )
+    )
+    assert "at 10% sampling at most 10% fewer payments/s: NOT met (+15.0%)" in beyond
+    assert "p99 < 200 ms, 10% sampled: NOT met (250 ms)" in beyond
+    assert "< 200 MB per service process: NOT met (largest 230 MB)" in beyond
