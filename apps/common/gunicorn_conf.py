@@ -11,6 +11,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from apps.common import logs
+from apps.common.config import service_name
 from apps.common.metrics import mark_process_dead
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
@@ -35,6 +37,11 @@ def on_starting(server: Any) -> None:
     if directory:
         shutil.rmtree(directory, ignore_errors=True)
         Path(directory).mkdir(parents=True, exist_ok=True)
+    # The master runs the OpenTelemetry SDK too (opentelemetry-instrument). Its JSON logs and the
+    # SDK's diagnostics kept off the OTLP log export (see logs.py): otherwise, with the collector
+    # down, its failed exports queue more exports and its own shutdown outlasts the workers' by
+    # seconds.
+    logs.configure(service_name())
 
 
 def child_exit(server: Any, worker: Any) -> None:

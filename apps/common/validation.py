@@ -8,16 +8,22 @@ name, never a 500.
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from flask import request
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from apps.common.errors import ApiError
 
 M = TypeVar("M", bound=BaseModel)
 
 STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+# Text that reaches PostgreSQL, logs and keys. No control characters in ids (they end up in paths,
+# logs and Redis keys), and no NUL anywhere: PostgreSQL text cannot hold it, so it is refused
+# when parsed (422) rather than failing a write later (500). Shared by the gateway and payment.
+UserId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Description = Annotated[str, Field(max_length=255, pattern=r"^[^\x00]*$")]
 
 
 class StrictModel(BaseModel):

@@ -12,12 +12,12 @@ from flask import Flask, Response, g, jsonify
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from apps.common import db, redis_client
+from apps.common import db, metrics, redis_client
 from apps.common.app import create_base_app
 from apps.common.config import env
 from apps.common.errors import error_body
 from apps.common.http import ServiceClient
-from apps.gateway import routes
+from apps.gateway import auth, routes
 from apps.gateway.validation import MAX_BODY_BYTES
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
@@ -38,6 +38,10 @@ def create_app() -> Flask:
         "account": ServiceClient("account", env("ACCOUNT_URL")),
     }
     app.register_blueprint(routes.bp)
+    # Every series exists from the start at 0, so rate() and alerts see the first failure.
+    for reason in auth.FAILURE_REASONS:
+        metrics.counter("gateway_auth_failures_total").labels(reason)
+    metrics.counter("gateway_rate_limited_requests_total")
 
     @app.get("/api/v1/openapi.json")
     def openapi() -> Response:

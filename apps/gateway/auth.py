@@ -25,6 +25,8 @@ API_KEY_HEADER = "X-Api-Key"
 TIMESTAMP_HEADER = "X-Timestamp"
 SIGNATURE_HEADER = "X-Signature"
 _REPLAY_PREFIX = "gateway:replay:"
+# The `reason` label values of gateway_auth_failures_total (the catalog's help lists them).
+FAILURE_REASONS = ("missing_key", "bad_key", "bad_signature", "stale_timestamp", "replay")
 
 
 def _reject(reason: str, code: str, message: str, field: str | None) -> ApiError:
@@ -42,7 +44,9 @@ def authenticate(headers: Headers, method: str, target: str, body: bytes) -> Mer
     api_key = headers.get(API_KEY_HEADER, "")
     if not api_key:
         raise _reject("missing_key", "missing_api_key", "the X-Api-Key header is required", API_KEY_HEADER)
-    merchant = merchants.by_api_key(api_key) if len(api_key) <= 128 else None
+    # Keys are short printable ASCII; anything else cannot be one (and must not reach a query).
+    plausible = len(api_key) <= 128 and api_key.isascii() and api_key.isprintable()
+    merchant = merchants.by_api_key(api_key) if plausible else None
     if merchant is None:
         raise _reject("bad_key", "invalid_api_key", "the API key is not known", API_KEY_HEADER)
 

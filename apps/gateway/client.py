@@ -36,6 +36,27 @@ def signed_headers(
     }
 
 
+class Timestamps:
+    """Timestamps that never give one request the same signature twice: the current second, or an
+    earlier one if this exact request (method, target, body) was already signed with it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._signed: OrderedDict[tuple[int, str], None] = OrderedDict()
+
+    def next_for(self, method: str, target: str, body: bytes) -> int:
+        digest = hashlib.sha256(f"{method}\n{target}\n".encode() + body).hexdigest()
+        now = int(time.time())
+        with self._lock:
+            timestamp = now
+            while (timestamp, digest) in self._signed and now - timestamp < 250:
+                timestamp -= 1
+            self._signed[(timestamp, digest)] = None
+            while len(self._signed) > 100_000 or (self._signed and next(iter(self._signed))[0] < now - 600):
+                self._signed.popitem(last=False)
+        return timestamp
+
+
 class GatewayClient:
     def __init__(
         self,
@@ -51,21 +72,10 @@ class GatewayClient:
         self.api_secret = api_secret
         self.session = session or requests.Session()
         self.timeout_s = timeout_s
-        self._lock = threading.Lock()
-        self._signed: OrderedDict[tuple[int, str], None] = OrderedDict()
+        self._timestamps = Timestamps()
 
     def _timestamp_for(self, method: str, target: str, body: bytes) -> int:
-        """The current second, or an earlier one if this exact request was already signed with it."""
-        digest = hashlib.sha256(f"{method}\n{target}\n".encode() + body).hexdigest()
-        now = int(time.time())
-        with self._lock:
-            timestamp = now
-            while (timestamp, digest) in self._signed and now - timestamp < 250:
-                timestamp -= 1
-            self._signed[(timestamp, digest)] = None
-            while len(self._signed) > 100_000 or (self._signed and next(iter(self._signed))[0] < now - 600):
-                self._signed.popitem(last=False)
-        return timestamp
+        return self._timestamps.next_for(method, target, body)
 
     def __repr__(self) -> str:  # the key and secret stay out of reprs and tracebacks
         return f"GatewayClient({self.base_url!r})"
@@ -117,6 +127,7 @@ class SigningAuth(requests.auth.AuthBase):
     def __init__(self, api_key: str, api_secret: str):
         self.api_key = api_key
         self.api_secret = api_secret
+        self._timestamps = Timestamps()
 
     def __repr__(self) -> str:
         return "SigningAuth(...)"
@@ -125,7 +136,9 @@ class SigningAuth(requests.auth.AuthBase):
         body = request.body or b""
         if isinstance(body, str):
             body = body.encode()
+        method, target = str(request.method), request.path_url
+        timestamp = self._timestamps.next_for(method, target, bytes(body))
         request.headers.update(
-            signed_headers(self.api_key, self.api_secret, str(request.method), request.path_url, bytes(body))
+            signed_headers(self.api_key, self.api_secret, method, target, bytes(body), timestamp)
         )
         return request

@@ -149,8 +149,7 @@ def create_refund(payment_id: str) -> Response:
 @bp.get("/accounts/<user_id>")
 def get_balance(user_id: str) -> Response:
     merchant = _authenticated()
-    if len(user_id) > 64:
-        raise ApiError(404, "account_not_found", "account not found")
+    validation.path_user_id(user_id)
     currency = validation.currency_param(request.args.get("currency"))
     # A merchant reads only its own customers' balances; others look exactly like unknown users.
     if not merchants.is_customer(merchant.merchant_id, user_id):

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from apps.common.errors import ApiError
+from apps.common.validation import Description, UserId
 
 # ISO 4217 codes the platform settles in.
 SUPPORTED_CURRENCIES = (
@@ -28,7 +29,8 @@ _IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 # Ids in paths: what the services issue (letters, digits, '-', '_'); anything else cannot exist.
 _PATH_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
-UserId = Annotated[str, Field(min_length=1, max_length=64)]
+# The same rule for user ids in paths (apps.common.validation.UserId for bodies).
+_USER_ID = re.compile(r"[^\x00-\x1f\x7f]+")
 Amount = Annotated[int, Field(ge=1, le=MAX_AMOUNT)]
 
 
@@ -47,7 +49,7 @@ class PaymentRequest(_Strict):
     amount: Amount
     currency: str
     payment_method: Literal["card", "wallet", "bank_transfer"]
-    description: Annotated[str, Field(max_length=255)] | None = None
+    description: Description | None = None
 
     _currency = field_validator("currency")(_check_currency)
 
@@ -86,6 +88,8 @@ def validate(model: type[M], data: dict[str, Any]) -> M:
             message = "this field is required"
         elif kind == "extra_forbidden":
             message = "unknown field"
+        elif kind == "string_pattern_mismatch":
+            message = "contains characters that are not allowed (control characters, NUL)"
         else:
             message = str(first["msg"]).removeprefix("Value error, ")
         raise ApiError(422, "invalid_field", f"{field}: {message}", field) from None
@@ -105,6 +109,13 @@ def idempotency_key(value: str | None, *, required: bool) -> str | None:
             "Idempotency-Key must be 1 to 255 printable ASCII characters",
             "Idempotency-Key",
         )
+    return value
+
+
+def path_user_id(value: str) -> str:
+    """A user id from a path: what PaymentRequest would accept, else it cannot exist (404)."""
+    if not (1 <= len(value) <= 64) or not _USER_ID.fullmatch(value):
+        raise ApiError(404, "account_not_found", "account not found")
     return value
 
 

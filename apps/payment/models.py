@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from apps.common.validation import StrictModel
+from apps.common.validation import Description, StrictModel, UserId
 from apps.payment.states import PaymentState, RefundState, public_status
 
 MAX_AMOUNT = 100_000_000
@@ -16,11 +16,11 @@ PaymentMethod = Literal["card", "wallet", "bank_transfer"]
 
 
 class PaymentRequest(StrictModel):
-    user_id: str = Field(min_length=1, max_length=64)
+    user_id: UserId
     amount: int = Field(ge=1, le=MAX_AMOUNT)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
     payment_method: PaymentMethod
-    description: str | None = Field(default=None, max_length=500)
+    description: Description | None = None
 
 
 class RefundRequest(StrictModel):

@@ -6,6 +6,6 @@ Add one import per area; an area module calls artifacts.register(Area(...)) at i
 from __future__ import annotations
 
 import obsctl.collector
-import obsctl.dashboards  # noqa: F401
-import obsctl.helm.area  # noqa: F401
+import obsctl.dashboards
+import obsctl.helm.area
 import obsctl.rules  # noqa: F401

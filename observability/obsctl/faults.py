@@ -7,6 +7,7 @@ Redis, the Kafka broker) and `off` starts it again on the same port.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import requests
@@ -85,10 +86,16 @@ def parse_value(fault: Fault, raw: str) -> float:
     return value
 
 
+def _require_running(stack: Stack) -> None:
+    if not stack.running():
+        raise ObsctlError(f"the local stack in {stack.state_dir} is not running: start it with `make up`")
+
+
 def set_fault(stack: Stack, name: str, raw: str) -> str:
     """Apply the fault; returns a one-line description of the new state."""
     fault = _fault(name)
     value = parse_value(fault, raw)
+    _require_running(stack)
     if fault.setting:
         # An "off" latency fault restores the provider's default latency, not zero latency.
         if fault.setting == "latency_ms" and value == 0:
@@ -113,9 +120,8 @@ def state(stack: Stack) -> list[tuple[Fault, str]]:
         settings = channel_settings(stack)
     except (ObsctlError, requests.RequestException):
         settings = None
+    _require_running(stack)
     running = set(stack.running())
-    if not running:
-        raise ObsctlError("the local stack is not running: start it with `make up`")
     out = []
     for fault in FAULTS.values():
         if fault.setting:
@@ -130,13 +136,24 @@ def state(stack: Stack) -> list[tuple[Fault, str]]:
 
 def clear(stack: Stack) -> list[str]:
     """Restore everything: reset the provider's switches and start stopped components."""
+    _require_running(stack)
     done = []
     if stack.server("channel").running():
         requests.delete(f"{_channel_url(stack)}/v1/faults", timeout=5).raise_for_status()
         done.append("channel faults reset")
-    recorded_components = {f.component for f in FAULTS.values() if f.component}
-    stopped = [c for c in recorded_components if not stack.server(c).running()]
+    # Only components this stack ran before (it remembers their ports): clear never starts new ones.
+    ran = set(_remembered_ports(stack))
+    fault_components = {f.component for f in FAULTS.values() if f.component}
+    stopped = [c for c in fault_components if c in ran and not stack.server(c).running()]
     if stopped:
         stack.up(stopped)
         done.append(f"started {', '.join(sorted(stopped))}")
     return done
+
+
+def _remembered_ports(stack: Stack) -> dict[str, int]:
+    """<state>/run/ports.json: the port of every component the stack has run (kept after a stop)."""
+    try:
+        return dict(json.loads((stack.run_dir / "ports.json").read_text()))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}

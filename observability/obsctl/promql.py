@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
@@ -28,6 +29,18 @@ class PrometheusAPI:
         if body.get("status") != "success":
             raise ObsctlError(f"Prometheus {path} failed: {body.get('error', response.text[:300])}")
         return body["data"]
+
+    def wait_until_serving(self, timeout_s: float = 60.0) -> None:
+        """Block until the query API answers: right after a start or a reload it may answer 503."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self.query("up")
+                return
+            except ObsctlError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         data = self._get("/api/v1/query", query=expr)

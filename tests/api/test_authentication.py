@@ -12,6 +12,9 @@ import requests
 from apps.gateway import signing
 from tests.api.conftest import MoneyPath, assert_error
 
+# These need the whole money path (make test-unit leaves them out).
+pytestmark = pytest.mark.slow
+
 TARGET = "/api/v1/payments/00000000-0000-0000-0000-000000000000"
 
 

@@ -6,9 +6,13 @@ import threading
 import time
 from typing import Any
 
+import pytest
 import requests
 
 from tests.api.conftest import MoneyPath, assert_error
+
+# These need the whole money path (make test-unit leaves them out).
+pytestmark = pytest.mark.slow
 
 PAYMENT_FIELDS = {
     "payment_id", "user_id", "amount", "currency", "payment_method", "channel", "description",

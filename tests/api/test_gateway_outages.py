@@ -16,6 +16,9 @@ from obsctl.stack.services import Service
 from obsctl.stack.wait import free_port
 from tests.api.conftest import MoneyPath, assert_error
 
+# These need the whole money path (make test-unit leaves them out).
+pytestmark = pytest.mark.slow
+
 
 class LiveService(Service):
     """Ready when alive (/healthz): /readyz rightly fails while a dependency is down."""

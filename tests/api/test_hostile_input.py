@@ -12,6 +12,9 @@ import requests
 from apps.gateway import signing
 from tests.api.conftest import MoneyPath, Snapshot, assert_error
 
+# These need the whole money path (make test-unit leaves them out).
+pytestmark = pytest.mark.slow
+
 VALID = {"user_id": "user-demo-01", "amount": 100, "currency": "EUR", "payment_method": "card"}
 
 
@@ -48,6 +51,9 @@ BODIES = [
     (body_with(user_id=["user-demo-01"]), 422, "invalid_field", "user_id"),
     (body_with(description="d" * 256), 422, "invalid_field", "description"),
     (body_with(description=42), 422, "invalid_field", "description"),
+    (body_with(description="nul\u0000byte"), 422, "invalid_field", "description"),
+    (body_with(user_id="user\u0000"), 422, "invalid_field", "user_id"),
+    (body_with(user_id="user\nline"), 422, "invalid_field", "user_id"),
     (body_with(amount=...), 422, "invalid_field", "amount"),
     (body_with(currency=...), 422, "invalid_field", "currency"),
     (body_with(user_id=...), 422, "invalid_field", "user_id"),
@@ -104,6 +110,9 @@ def test_missing_or_bad_idempotency_key_is_400(
 @pytest.mark.parametrize(
     "target",
     [
+        "/api/v1/accounts/%00?currency=EUR",
+        "/api/v1/accounts/a%0Ab?currency=EUR",
+        "/api/v1/accounts/" + "u" * 65 + "?currency=EUR",
         "/api/v1/payments/..%2F..%2Fetc",
         "/api/v1/payments/" + "p" * 200,
         "/api/v1/payments/%00",

@@ -210,3 +210,35 @@ def test_every_image_is_pinned(examples: dict[str, Rendered]) -> None:
             for container in pod_spec(workload)["containers"]:
                 repository, _, tag = container["image"].rpartition(":")
                 assert repository and tag and tag != "latest", container["image"]
+
+
+# Keys that shape how telemetry behaves rather than where it goes: the chart and the local stack
+# must agree on them, or the shutdown and overhead figures measured locally would not carry over.
+_BEHAVIOUR_KEYS = (
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_BSP_EXPORT_TIMEOUT",
+    "OTEL_BLRP_EXPORT_TIMEOUT",
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_BLRP_MAX_QUEUE_SIZE",
+    "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_EXPORTER",
+    "OTEL_LOGS_EXPORTER",
+    "OTEL_METRICS_EXPORTER",
+    "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED",
+    "OTEL_PYTHON_FLASK_EXCLUDED_URLS",
+    "OTEL_PROPAGATORS",
+)
+
+
+def test_chart_and_local_stack_configure_telemetry_alike(examples: dict[str, Rendered]) -> None:
+    from obsctl.stack.services import OTEL_DEFAULTS
+
+    for service, deployment in _service_deployments(examples["default"]).items():
+        (container,) = pod_spec(deployment)["containers"]
+        env = env_of(container)
+        for key in _BEHAVIOUR_KEYS:
+            assert env[key]["value"] == OTEL_DEFAULTS[key], (service, key)

@@ -42,7 +42,7 @@ def live() -> Iterator[Live]:
         env = stack.up()
         prom = PrometheusAPI(env["PROMETHEUS_URL"])
         load = LoadProcess(env, users=LOAD_USERS, user_rate=LOAD_USER_RATE, duration_s=3600)
-        started = time.monotonic()
+        started = time.time()
         eventually("traffic measured by the generated SLO rules", lambda: prom.query(READY_QUERY), 180)
         yield Live(stack=stack, env=env, prom=prom, load=load, started=started)
     finally:

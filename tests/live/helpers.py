@@ -24,7 +24,7 @@ class Live:
     env: dict[str, str]
     prom: PrometheusAPI
     load: LoadProcess
-    started: float
+    started: float  # unix seconds, when the background traffic began
 
     @property
     def alerts_log(self) -> Path:

@@ -31,6 +31,7 @@ def recording_rules() -> dict[str, str]:
 RECORDING_RULES = recording_rules()
 
 
+@pytest.mark.slow
 def test_prometheus_loaded_every_generated_rule_file(live: Live) -> None:
     loaded = {Path(g["file"]).name for g in live.prom.rules()}
     expected = {Path(p).name for p in alerting.rule_files()}

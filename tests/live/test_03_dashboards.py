@@ -7,6 +7,7 @@ empty_panels.yaml; those a fault can light up are proven here with that fault on
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ EMPTY_PANELS_FILE = Path(__file__).with_name("empty_panels.yaml")
 _LABEL_VALUES = re.compile(r"^\s*label_values\(\s*(?:(?P<match>.+?)\s*,\s*)?(?P<label>\w+)\s*\)\s*$")
 
 
+@functools.cache
 def dashboards() -> dict[str, dict[str, Any]]:
     return {str(d["uid"]): d for d in render.dashboards().values()}
 
@@ -59,13 +61,20 @@ def _panels_with_data(prom: PrometheusAPI, dashboard: dict[str, Any], values: di
     return sum(1 for t in queries.dashboard_targets(dashboard, values) if prom.query(t.expr))
 
 
-def panel_shows_data(prom: PrometheusAPI, uid: str, panel: str) -> list[str]:
-    """The expressions of the panel's targets when every one returns data (variables resolved now)."""
-    dashboard = dashboards()[uid]
-    values = real_values(prom, dashboard)
-    found = [t for t in queries.dashboard_targets(dashboard, values) if t.panel == panel]
-    assert found, f"no panel {panel!r} on {uid}"
-    return [t.expr for t in found] if all(prom.query(t.expr) for t in found) else []
+def dark_panels(prom: PrometheusAPI, wanted: set[tuple[str, str]]) -> list[str]:
+    """Of the (dashboard, panel) pairs wanted, those with a target that returns no data, variables
+    resolved now (under a fault, the values that show it)."""
+    dark = []
+    for uid in sorted({d for d, _ in wanted}):
+        dashboard = dashboards()[uid]
+        found = [
+            t
+            for t in queries.dashboard_targets(dashboard, real_values(prom, dashboard))
+            if (uid, t.panel) in wanted
+        ]
+        assert {t.panel for t in found} == {p for d, p in wanted if d == uid}, f"missing panels on {uid}"
+        dark += sorted({f"{uid} / {t.panel}: {t.expr}" for t in found if not prom.query(t.expr)})
+    return dark
 
 
 def targets(prom: PrometheusAPI) -> list[queries.Target]:
@@ -76,7 +85,7 @@ def targets(prom: PrometheusAPI) -> list[queries.Target]:
 
 
 def test_empty_panel_list_names_real_panels_with_reasons() -> None:
-    real = {(t.dashboard, t.panel) for t in queries.all_targets()}
+    real = {(t.dashboard, t.panel) for d in dashboards().values() for t in queries.dashboard_targets(d)}
     for key, entry in empty_panels().items():
         assert key in real, f"{EMPTY_PANELS_FILE.name}: no panel {key[1]!r} on dashboard {key[0]!r}"
         assert str(entry.get("reason", "")).strip(), f"{EMPTY_PANELS_FILE.name}: {key} needs a reason"

@@ -304,6 +304,16 @@ def test_a_failed_payment_is_not_refundable(money: PaymentServices) -> None:
         {"user_id": "u", "amount": 10, "currency": "EUR", "payment_method": "cash"},
         {"user_id": "u", "amount": 10, "currency": "EUR", "payment_method": "card", "cvv": "123"},
         {"amount": 10, "currency": "EUR", "payment_method": "card"},
+        # PostgreSQL text cannot hold NUL: refused when parsed, never a failed write (500).
+        {"user_id": "u\u0000", "amount": 10, "currency": "EUR", "payment_method": "card"},
+        {"user_id": "u\n1", "amount": 10, "currency": "EUR", "payment_method": "card"},
+        {
+            "user_id": "u",
+            "amount": 10,
+            "currency": "EUR",
+            "payment_method": "card",
+            "description": "a\u0000b",
+        },
     ],
 )
 def test_invalid_bodies_are_422_and_write_nothing(money: PaymentServices, body: dict[str, Any]) -> None:

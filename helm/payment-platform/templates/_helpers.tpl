@@ -147,6 +147,22 @@ processor reads OTEL_BSP_EXPORT_TIMEOUT in milliseconds. */}}
   value: none
 - name: OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED
   value: "true"
+{{- /* One export batch holds the whole queue, so a shutdown makes at most one bounded attempt per
+signal (see docs/telemetry.md); probes and scrapes are not traced. Same values as the local stack. */}}
+- name: OTEL_BSP_SCHEDULE_DELAY
+  value: "500"
+- name: OTEL_BSP_MAX_QUEUE_SIZE
+  value: "2048"
+- name: OTEL_BSP_MAX_EXPORT_BATCH_SIZE
+  value: "2048"
+- name: OTEL_BLRP_MAX_QUEUE_SIZE
+  value: "2048"
+- name: OTEL_BLRP_MAX_EXPORT_BATCH_SIZE
+  value: "2048"
+- name: OTEL_PYTHON_FLASK_EXCLUDED_URLS
+  value: healthz,readyz,metrics
+- name: OTEL_PROPAGATORS
+  value: tracecontext,baggage
 {{- end -}}
 
 {{/* Environment of the collector: the pod's identity and the backends' endpoints. */}}

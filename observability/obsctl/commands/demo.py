@@ -25,11 +25,6 @@ from obsctl import demo as demo_module
     show_default=True,
     help="Seconds of healthy traffic before the fault.",
 )
-@click.option(
-    "--until-resolved",
-    is_flag=True,
-    help="Also wait for the page to resolve (about 30 minutes after recovery: its 6x/30m condition).",
-)
-def demo(keep: bool, rate: float, warmup: int, until_resolved: bool) -> None:
-    """The main job: traffic, a real fault, the SLO page firing, the burn rate falling, a summary."""
-    sys.exit(demo_module.run(keep=keep, rate=rate, warmup_s=warmup, until_resolved=until_resolved))
+def demo(keep: bool, rate: float, warmup: int) -> None:
+    """The main job: traffic, a real fault, the SLO page firing and resolving, a summary."""
+    sys.exit(demo_module.run(keep=keep, rate=rate, warmup_s=warmup))

@@ -20,7 +20,9 @@ def list_faults() -> None:
         click.echo(f"{f.name:18} {current:28} {f.description}")
 
 
-@fault.command("set")
+# ignore_unknown_options: a negative VALUE ("-5") reaches the value check instead of being taken
+# for an option.
+@fault.command("set", context_settings={"ignore_unknown_options": True})
 @click.argument("name", type=click.Choice(sorted(faults.FAULTS)))
 @click.argument("value")
 def set_fault(name: str, value: str) -> None:

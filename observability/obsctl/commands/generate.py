@@ -18,7 +18,7 @@ CHECKS: list[tuple[str, Callable[[], list[str]]]] = []
 
 
 @click.command()
-@click.option("--only", "only", multiple=True, help="Area(s) to generate: rules, dashboards, collector, helm.")
+@click.option("--only", "only", multiple=True, help="Area(s): rules, dashboards, collector, helm.")
 @click.option("--check", "check_only", is_flag=True, help="Write nothing; fail if committed files differ.")
 def generate(only: tuple[str, ...], check_only: bool) -> None:
     """Regenerate every artifact from observability/ (or check them for drift)."""
