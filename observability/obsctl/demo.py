@@ -115,7 +115,10 @@ def run(
     warmup_s: int = 60,
     console: Console | None = None,
 ) -> int:
-    console = console or Console(highlight=False)
+    if console is None:
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console.width = 120  # piped to a file or CI log: keep the tables' columns readable
     console.rule("[bold]payment observability demo")
     steps = 7
 

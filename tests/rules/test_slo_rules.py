@@ -108,7 +108,7 @@ def test_extra_labels_disable_alerts_and_recordings() -> None:
 
 def test_openslo_reader() -> None:
     slo = next(s for s in _slos() if s.service == "notification")
-    assert slo.objective == Decimal("99")
+    assert slo.objective == Decimal("99.5")
     assert slo.period == "30d"
     assert slo.labels == {"team": "messaging", "tier": "2"}
     assert slo.query("error", "1h").startswith("(sum(rate(notification_delivery_latency_seconds_count")

@@ -109,7 +109,7 @@ def test_every_problem_is_reported_not_only_the_first(tmp_path: Path) -> None:
 
 def test_openslo_missing_window_and_bad_target(tmp_path: Path) -> None:
     spec = (paths.SLOS / "notification.yaml").read_text()
-    spec = spec.replace("target: 0.99", "target: 1.5").replace('le="30"}[{{.window}}]', 'le="30"}[5m]')
+    spec = spec.replace("target: 0.995", "target: 1.5").replace('le="30"}[{{.window}}]', 'le="30"}[5m]')
     err = _expect_error(tmp_path, spec, "SLO notification-delivery", "good.metricSource.spec.query")
     assert "objective: got 150" in err
 

@@ -60,29 +60,33 @@ class LoadProcess:
             "-t", f"{duration_s}s", "--csv", self.prefix, "--only-summary", "--loglevel", "WARNING",
             "--stop-timeout", "5",
         ]  # fmt: skip
-        self.proc = subprocess.Popen(
-            argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
+        # Locust's log goes to a file, not a pipe: nobody reads a pipe while the load runs, and a
+        # full one (64 KiB of warnings during a fault) would block Locust, and the load with it.
+        self.log = Path(self._tmp.name) / "locust.log"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=log)
 
     def running(self) -> bool:
         return self.proc.poll() is None
 
-    def stop(self) -> LoadResult:
+    def stop(self, timeout_s: float = 20.0) -> LoadResult:
         if self.running():
             self._stopped = True
             self.proc.send_signal(signal.SIGINT)  # Locust writes its CSV files on SIGINT too
-        return self.wait()
+        return self.wait(timeout_s)
 
-    def wait(self) -> LoadResult:
+    def wait(self, timeout_s: float | None = None) -> LoadResult:
         try:
-            _, stderr = self.proc.communicate(timeout=60)
+            self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            _, stderr = self.proc.communicate()
+            self.proc.wait()
+        stderr = self.log.read_text(errors="replace") if self.log.exists() else ""
         try:
             stats = Path(f"{self.prefix}_stats.csv")
-            if not stats.exists() and self._stopped and self.proc.returncode == -signal.SIGINT:
-                # Stopped before Locust had set up its handlers: nothing was measured.
+            if not stats.exists() and self._stopped:
+                # Stopped before Locust had set up its handlers, or killed because it did not
+                # finish in time (a request hanging on a stopped component): nothing to report.
                 return LoadResult(0, 0, 0.0, 0.0, 0.0, 0.0)
             if not stats.exists():
                 raise ObsctlError(
