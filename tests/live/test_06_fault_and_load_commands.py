@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from obsctl import faults
-from tests.live.helpers import Live
+from tests.live.helpers import Live, eventually
 
 OBSCTL = str(Path(sys.executable).with_name("obsctl"))
 
@@ -35,6 +35,18 @@ def test_fault_list_shows_every_fault_and_its_state(live: Live) -> None:
     for name in faults.FAULTS:
         assert re.search(rf"^{re.escape(name)}\s", result.stdout, re.M), result.stdout
     assert re.search(r"^kafka-down\s+off\b", result.stdout, re.M), result.stdout
+
+
+@pytest.mark.slow
+def test_load_command_sends_signed_traffic(live: Live) -> None:
+    result = obsctl(live, "load", "--rate", "10", "--duration", "6")
+    assert result.returncode == 0, result.stderr
+    sent = re.search(r"load: (\d+) requests", result.stdout)
+    assert sent and int(sent.group(1)) > 0, result.stdout
+    assert "POST /api/v1/payments" in result.stdout
+    errors = re.search(r"errors ([\d.]+)%", result.stdout)
+    # Signed correctly and within the merchant's limit: failures would be 401s or 429s.
+    assert errors and float(errors.group(1)) < 5.0, result.stdout
 
 
 @pytest.mark.slow
@@ -66,6 +78,12 @@ def test_process_fault_stops_and_clear_restarts_on_the_same_port(live: Live) -> 
     assert live.stack.server("risk").running()
     assert live.stack.server("risk").port == port
     assert requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200
+    # And payment uses it again: its circuit breaker towards risk closes once calls succeed.
+    eventually(
+        "payment's circuit breaker towards risk closed",
+        lambda: live.prom.scalar('max(circuit_breaker_state{job="payment",dependency="risk"})') == 0,
+        timeout_s=120,
+    )
 
 
 @pytest.mark.slow
@@ -94,15 +112,3 @@ def test_fault_list_without_a_running_stack_is_a_clear_error() -> None:
         result = obsctl(None, "fault", "list", state=empty)
     assert result.returncode == 2, result.stdout
     assert "make up" in result.stderr and "Traceback" not in result.stderr
-
-
-@pytest.mark.slow
-def test_load_command_sends_signed_traffic(live: Live) -> None:
-    result = obsctl(live, "load", "--rate", "10", "--duration", "6")
-    assert result.returncode == 0, result.stderr
-    sent = re.search(r"load: (\d+) requests", result.stdout)
-    assert sent and int(sent.group(1)) > 0, result.stdout
-    assert "POST /api/v1/payments" in result.stdout
-    errors = re.search(r"errors ([\d.]+)%", result.stdout)
-    # Signed correctly and within the merchant's limit: failures would be 401s or 429s.
-    assert errors and float(errors.group(1)) < 5.0, result.stdout
