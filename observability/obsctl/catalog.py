@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from obsctl import paths
-from obsctl.errors import ObsctlError, Problem
+from obsctl.errors import ObsctlError, Problem, from_validation
 
 MetricType = Literal["counter", "gauge", "histogram"]
 
@@ -138,12 +138,7 @@ def load(path: Path | None = None) -> Catalog:
     try:
         return Catalog.model_validate(raw)
     except ValidationError as exc:
-        raise ObsctlError(
-            [
-                Problem(file=str(path), field=".".join(str(p) for p in e["loc"]) or None, message=e["msg"])
-                for e in exc.errors()
-            ]
-        ) from exc
+        raise from_validation(str(path), exc) from exc
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -31,3 +32,13 @@ class ObsctlError(Exception):
             problems = [Problem(file="obsctl", message=problems)]
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+def from_validation(file: str, exc: Any) -> ObsctlError:
+    """A pydantic ValidationError as problems that name the file and the field's path."""
+    return ObsctlError(
+        [
+            Problem(file=file, field=".".join(str(p) for p in e["loc"]) or None, message=e["msg"])
+            for e in exc.errors()
+        ]
+    )

@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from obsctl import paths
-from obsctl.errors import ObsctlError, Problem
+from obsctl.errors import ObsctlError, Problem, from_validation
 
 DURATION = r"^([0-9]+(ms|s|m|h|d|w|y))+$"
 
@@ -80,12 +80,7 @@ def load(path: Path | None = None) -> Thresholds:
     except (OSError, yaml.YAMLError) as exc:
         raise ObsctlError([Problem(file=str(path), message=f"cannot read: {exc}")]) from exc
     except ValidationError as exc:
-        raise ObsctlError(
-            [
-                Problem(file=str(path), field=".".join(str(p) for p in e["loc"]) or None, message=e["msg"])
-                for e in exc.errors()
-            ]
-        ) from exc
+        raise from_validation(str(path), exc) from exc
 
 
 @lru_cache(maxsize=1)

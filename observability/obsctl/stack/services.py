@@ -14,6 +14,7 @@ from pathlib import Path
 
 import requests
 
+from apps.common.config import DEFAULT_BUDGET_MS
 from obsctl import paths
 from obsctl.stack import process
 from obsctl.stack.process import ProcessRecord
@@ -23,15 +24,8 @@ from obsctl.stack.server import Server
 SERVICES = ("account", "risk", "channel", "notification", "payment", "gateway")
 INTERNAL = ("payment", "account", "risk", "channel", "notification")
 
-# Each hop's own deadline (the seed documents' tiered timeouts); notification has no caller.
-REQUEST_BUDGET_MS = {
-    "gateway": 10000,
-    "payment": 5000,
-    "account": 2000,
-    "risk": 1000,
-    "channel": 3000,
-    "notification": 5000,
-}
+# Each hop's own deadline comes from the services' own table (the seed's tiered timeouts).
+REQUEST_BUDGET_MS = DEFAULT_BUDGET_MS
 
 # Local defaults; any OTEL_* variable in the caller's environment wins. The exporter timeouts match
 # the chart's: an unreachable collector must neither stall requests nor outlast gunicorn's graceful
