@@ -9,8 +9,8 @@ from typing import Any
 import requests
 
 from obsctl.stack import process
+from obsctl.stack.configured import ConfiguredServer
 from obsctl.stack.process import ProcessRecord
-from obsctl.stack.server import Server
 from obsctl.stack.wait import StackError
 
 # Routes everything nowhere: an Alertmanager that only has to accept alerts (API tests).
@@ -32,7 +32,8 @@ def alertmanager_binary() -> str:
     )
 
 
-class Alertmanager(Server):
+class Alertmanager(ConfiguredServer):
+    config_name = "alertmanager.yml"
     name = "alertmanager"
     start_timeout = 30.0
 
@@ -48,27 +49,8 @@ class Alertmanager(Server):
         self.config_file = Path(config_file).resolve() if config_file else None
         self.config_text = config_text if config_text is not None or config_file else NULL_CONFIG
 
-    @property
-    def config_path(self) -> Path:
-        return self.config_file or self.data_dir / "alertmanager.yml"
-
     def env(self) -> dict[str, str]:
         return {"ALERTMANAGER_URL": self.url}
-
-    def write_config(self) -> bool:
-        """Write the given config text; True when it changed (then reload a running instance)."""
-        if self.config_text is None:
-            return False
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        path = self.data_dir / "alertmanager.yml"
-        if path.exists() and path.read_text() == self.config_text:
-            return False
-        path.write_text(self.config_text)
-        return True
-
-    def prepare(self) -> None:
-        super().prepare()
-        self.write_config()
 
     def launch(self, port: int) -> ProcessRecord:
         argv = [
@@ -83,11 +65,6 @@ class Alertmanager(Server):
 
     def ready(self) -> bool:
         return requests.get(f"{self.url}/-/ready", timeout=2).status_code == 200
-
-    def reload(self) -> None:
-        response = requests.post(f"{self.url}/-/reload", timeout=30)
-        if response.status_code != 200:
-            raise StackError(f"alertmanager reload failed: {response.text.strip()}")
 
     def alerts(self) -> list[dict[str, Any]]:
         """The alerts Alertmanager currently holds (API v2)."""

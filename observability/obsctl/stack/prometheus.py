@@ -16,8 +16,8 @@ import requests
 import yaml
 
 from obsctl.stack import process
+from obsctl.stack.configured import ConfiguredServer
 from obsctl.stack.process import ProcessRecord
-from obsctl.stack.server import Server
 from obsctl.stack.wait import StackError
 
 DEFAULT_INTERVAL = "5s"
@@ -66,7 +66,8 @@ def render_config(
     return yaml.safe_dump(config, sort_keys=False)
 
 
-class Prometheus(Server):
+class Prometheus(ConfiguredServer):
+    config_name = "prometheus.yml"
     name = "prometheus"
     start_timeout = 60.0
 
@@ -95,27 +96,8 @@ class Prometheus(Server):
             )
         self.config_text = config_text
 
-    @property
-    def config_path(self) -> Path:
-        return self.config_file or self.data_dir / "prometheus.yml"
-
     def env(self) -> dict[str, str]:
         return {"PROMETHEUS_URL": self.url}
-
-    def write_config(self) -> bool:
-        """Write the rendered config (when not given as a file); True when it changed."""
-        if self.config_text is None:
-            return False
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        path = self.data_dir / "prometheus.yml"
-        if path.exists() and path.read_text() == self.config_text:
-            return False
-        path.write_text(self.config_text)
-        return True
-
-    def prepare(self) -> None:
-        super().prepare()
-        self.write_config()
 
     def launch(self, port: int) -> ProcessRecord:
         argv = [
@@ -133,12 +115,6 @@ class Prometheus(Server):
         return requests.get(f"{self.url}/-/ready", timeout=2).status_code == 200
 
     # -- helpers ------------------------------------------------------------------------------
-
-    def reload(self) -> None:
-        """Re-read the config and rule files (after write_config or a regenerated rule file)."""
-        response = requests.post(f"{self.url}/-/reload", timeout=30)
-        if response.status_code != 200:
-            raise StackError(f"prometheus reload failed: {response.text.strip()}")
 
     def api(self, path: str, **params: Any) -> Any:
         response = requests.get(f"{self.url}/api/v1/{path}", params=params, timeout=30)
