@@ -6,11 +6,9 @@ than loses; the primary key on event_id turns a redelivery into a counted duplic
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import threading
-import time
 from datetime import UTC, datetime
 
 from kafka import KafkaConsumer, TopicPartition
@@ -19,7 +17,7 @@ from opentelemetry import propagate, trace
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
-from apps.common import db, metrics
+from apps.common import background, db, metrics
 from apps.notification import events
 from apps.notification.kafka_settings import CONSUMER, TOPICS
 
@@ -144,30 +142,6 @@ class NotificationConsumer(threading.Thread):
                 consumer.close(autocommit=False)
 
 
-_started: NotificationConsumer | None = None
-_start_lock = threading.Lock()
-
-
 def start(bootstrap: str) -> NotificationConsumer:
     """Start the one consumer of this process (idempotent)."""
-    global _started
-    with _start_lock:
-        if _started is None or not _started.is_alive():
-            _started = NotificationConsumer(bootstrap)
-            _started.start()
-            atexit.register(_stop_on_exit, _started)
-        return _started
-
-
-def _stop_on_exit(consumer: NotificationConsumer) -> None:
-    consumer.stop()
-    consumer.join(timeout=3)
-
-
-def wait_connected(consumer: NotificationConsumer, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if consumer.connected.is_set():
-            return True
-        time.sleep(0.05)
-    return False
+    return background.start_once("notification-consumer", lambda: NotificationConsumer(bootstrap))

@@ -15,7 +15,6 @@ the payment's trace.
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import threading
@@ -25,7 +24,7 @@ from kafka import KafkaProducer
 from opentelemetry import context, propagate
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-from apps.common import db, metrics
+from apps.common import background, db, metrics
 from apps.notification.kafka_settings import PRODUCER
 
 log = logging.getLogger(__name__)
@@ -124,21 +123,6 @@ class OutboxRelay(threading.Thread):
                 log.debug("producer close failed", exc_info=True)
 
 
-_started: OutboxRelay | None = None
-_lock = threading.Lock()
-
-
 def start(bootstrap: str) -> OutboxRelay:
     """Start this process's relay (idempotent)."""
-    global _started
-    with _lock:
-        if _started is None or not _started.is_alive():
-            _started = OutboxRelay(bootstrap)
-            _started.start()
-            atexit.register(_stop, _started)
-        return _started
-
-
-def _stop(relay: OutboxRelay) -> None:
-    relay.stop()
-    relay.join(timeout=3)
+    return background.start_once("outbox-relay", lambda: OutboxRelay(bootstrap))
