@@ -10,11 +10,8 @@ A merchant and funded users are created directly in the database (the demo seed 
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,24 +21,10 @@ import requests
 
 from apps.account.seed import open_account
 from apps.gateway.signing import sign
+from obsctl.stack.caller_env import overridden
 from obsctl.stack.stack import Stack
 
 CURRENCY = "EUR"
-
-
-@contextmanager
-def environment(**variables: str) -> Iterator[None]:
-    """Variables the stack passes on to the services (OTEL_* from the caller win over its defaults)."""
-    saved = {k: os.environ.get(k) for k in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @dataclass
@@ -54,13 +37,15 @@ class TelemetryStack:
     @classmethod
     def start(cls, state_dir: Path, otlp_endpoint: str, **otel: str) -> TelemetryStack:
         stack = Stack(state_dir)
-        with environment(
-            OTEL_EXPORTER_OTLP_ENDPOINT=otlp_endpoint,
-            OTEL_TRACES_SAMPLER="parentbased_always_on",
-            # Many payments by one user in seconds: velocity scoring is not what these tests test.
-            RISK_VELOCITY_MAX="1000000",
-            RISK_FIRST_PAYMENT_POINTS="0",
-            **otel,
+        with overridden(
+            {
+                "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
+                "OTEL_TRACES_SAMPLER": "parentbased_always_on",
+                # Many payments by one user in seconds: velocity scoring is not what these tests test.
+                "RISK_VELOCITY_MAX": "1000000",
+                "RISK_FIRST_PAYMENT_POINTS": "0",
+                **otel,
+            }
         ):
             try:
                 stack.up(["services"])

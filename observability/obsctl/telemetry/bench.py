@@ -24,8 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import psycopg
 
 from obsctl.errors import ObsctlError
 from obsctl.load.run import LoadResult, run_load
+from obsctl.stack.caller_env import overridden
 from obsctl.stack.stack import Stack
 from obsctl.stack.wait import free_port, wait_until
 
@@ -118,21 +118,6 @@ def peak_rss_kb(pid: int) -> int | None:
 
 
 # -- the pieces of one measurement --------------------------------------------------------------
-
-
-@contextmanager
-def _environment(variables: dict[str, str]) -> Iterator[None]:
-    """Variables the stack passes on to the services it starts (OTEL_* from the caller win)."""
-    saved = {k: os.environ.get(k) for k in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 class SinkProcess:
@@ -230,7 +215,7 @@ def measure(
     stack = Stack(state, instrumented=config.instrumented)
     try:
         progress(f"{config.name}: starting the stack")
-        with _environment(_service_variables(config, sink.endpoint if sink else None)):
+        with overridden(_service_variables(config, sink.endpoint if sink else None)):
             stack.up(["services"])
         env = {**stack.env(), "GATEWAY_URL": stack.server("gateway").url}
         env.update(seed(env["DATABASE_URL"]))
