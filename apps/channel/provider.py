@@ -4,6 +4,10 @@ Approved and declined answers are recorded and replayed for a retry of the same 
 (charges) or refund id (refunds). Injected errors and timeouts record nothing: the provider never
 processed the request, so GET /v1/charges/<id> answers 404 and a retry is a fresh attempt.
 Two concurrent requests with one id are serialised: the second waits for the first's answer.
+
+Memory is bounded: beyond CHANNEL_MAX_RECORDS answers the oldest are forgotten (a retry that
+old is then processed afresh, and a refund of a forgotten charge is refused as charge_not_found),
+so a simulator left running under load keeps a steady size.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from apps.channel.faults import FaultState, Switches
+from apps.common.config import env
 from apps.common.deadline import Deadline
 
 Kind = Literal["charge", "refund"]
@@ -89,6 +94,7 @@ class Provider:
         self._rng_lock = threading.Lock()
         self._lock = threading.Lock()
         self._store = _Store()
+        self.max_records = env("CHANNEL_MAX_RECORDS", 100_000, int)
 
     def lookup(self, kind: Kind, key: str) -> dict[str, Any] | None:
         with self._lock:
@@ -157,7 +163,16 @@ class Provider:
                     self._store.refunded.get(req.payment_id, 0) + req.amount
                 )
         self._store.records[(req.kind, req.key)] = record
+        while len(self._store.records) > self.max_records:
+            self._forget_oldest()
         return record
+
+    def _forget_oldest(self) -> None:
+        """Drop the oldest answer (dicts keep insertion order), and a charge's refund total with it."""
+        (kind, key), oldest = next(iter(self._store.records.items()))
+        del self._store.records[(kind, key)]
+        if kind == "charge":
+            self._store.refunded.pop(oldest["payment_id"], None)
 
     def _refund_refusal(self, req: Request) -> str | None:
         charge = self._store.records.get(("charge", req.payment_id))

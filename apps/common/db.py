@@ -2,6 +2,11 @@
 
 The pool opens lazily in the worker that first uses it: a pool created before gunicorn forks
 would share sockets between processes.
+
+Pooled connections are in autocommit mode. `transaction()` wraps its statements in BEGIN ...
+COMMIT; `statement()` is for work that is one statement (a guarded UPDATE, an INSERT ... ON
+CONFLICT, a lookup), which PostgreSQL runs as a transaction of its own: one round trip instead of
+three, and no BEGIN and COMMIT to parse, plan and log.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ def pool() -> ConnectionPool:
                 env("DATABASE_URL"),
                 min_size=1,
                 max_size=max_size,
-                kwargs={"row_factory": dict_row, "connect_timeout": 2},
+                kwargs={"row_factory": dict_row, "connect_timeout": 2, "autocommit": True},
                 timeout=env("DB_POOL_TIMEOUT_S", 2.0, float),
                 open=True,
                 name=env("SERVICE_NAME", "service"),
@@ -56,14 +61,29 @@ def _record_usage(p: ConnectionPool) -> None:
 @contextmanager
 def transaction(operation: str) -> Iterator[psycopg.Connection[DictRow]]:
     """One transaction on a pooled connection; commits on success, rolls back on error."""
+    with _measured(operation) as conn, conn.transaction():
+        yield conn
+
+
+@contextmanager
+def statement(operation: str) -> Iterator[psycopg.Connection[DictRow]]:
+    """A pooled connection for a single statement, which commits on its own (autocommit).
+
+    Only for one statement: two statements here would be two transactions.
+    """
+    with _measured(operation) as conn:
+        yield conn
+
+
+@contextmanager
+def _measured(operation: str) -> Iterator[psycopg.Connection[DictRow]]:
     p = pool()
     started = time.perf_counter()
     try:
         with p.connection() as conn:
             _record_usage(p)
-            with conn.transaction():
-                # The pool's connections use dict_row (see pool()).
-                yield cast("psycopg.Connection[DictRow]", conn)
+            # The pool's connections use dict_row (see pool()).
+            yield cast("psycopg.Connection[DictRow]", conn)
     finally:
         metrics.histogram("db_client_operation_duration_seconds").labels(operation).observe(
             time.perf_counter() - started

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from apps.common import db
@@ -35,7 +36,7 @@ def by_api_key(api_key: str) -> Merchant | None:
         hit = _cache.get(api_key)
     if hit and hit[0] > now:
         return hit[1]
-    with db.transaction("gateway_merchant_lookup") as conn:
+    with db.statement("gateway_merchant_lookup") as conn:
         row = conn.execute(
             "SELECT merchant_id, name, api_secret, rate_limit_per_minute"
             " FROM gateway.merchants WHERE api_key = %s",
@@ -51,17 +52,32 @@ def by_api_key(api_key: str) -> Merchant | None:
     return merchant
 
 
+# Customers this process has already written: a merchant's regular customers then cost no write
+# per payment. Rows are never deleted, so a remembered pair stays true; the bound only caps memory.
+_REMEMBERED_MAX = 100_000
+_remembered: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+
 def remember_customer(merchant_id: str, user_id: str) -> None:
-    with db.transaction("gateway_remember_customer") as conn:
+    pair = (merchant_id, user_id)
+    with _lock:
+        if pair in _remembered:
+            _remembered.move_to_end(pair)
+            return
+    with db.statement("gateway_remember_customer") as conn:
         conn.execute(
             "INSERT INTO gateway.merchant_users (merchant_id, user_id) VALUES (%s, %s)"
             " ON CONFLICT DO NOTHING",
             (merchant_id, user_id),
         )
+    with _lock:  # only after the commit: a failed write is tried again next time
+        _remembered[pair] = None
+        if len(_remembered) > _REMEMBERED_MAX:
+            _remembered.popitem(last=False)
 
 
 def is_customer(merchant_id: str, user_id: str) -> bool:
-    with db.transaction("gateway_customer_lookup") as conn:
+    with db.statement("gateway_customer_lookup") as conn:
         row = conn.execute(
             "SELECT 1 FROM gateway.merchant_users WHERE merchant_id = %s AND user_id = %s",
             (merchant_id, user_id),

@@ -23,7 +23,7 @@ def create_app() -> Flask:
 
     @app.get("/v1/notifications/<payment_id>")
     def notifications_of(payment_id: str) -> Response:
-        with db.transaction("list_notifications") as conn:
+        with db.statement("list_notifications") as conn:
             rows = conn.execute(
                 "SELECT event_id::text, event_type, event_created_at, recorded_at"
                 " FROM notification.notifications WHERE payment_id = %s ORDER BY recorded_at",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
+from redis.commands.core import Script
 
 from apps.common import metrics, redis_client
 
@@ -102,11 +103,16 @@ def record(outcome: Outcome) -> None:
 class IdempotencyStore:
     def __init__(self, scope: str = "payment"):
         self.scope = scope
+        self._scripts: dict[str, Script] = {}
 
     def _run(self, name: str, script: str, keys: list[str], args: list[Any]) -> Any:
         try:
             with redis_client.operation(name) as client:
-                return client.eval(script, len(keys), *keys, *args)
+                # EVALSHA by the script's digest (loaded again by redis-py if Redis forgot it),
+                # rather than sending and hashing the script's text on every request.
+                if script not in self._scripts:
+                    self._scripts[script] = client.register_script(script)
+                return self._scripts[script](keys=keys, args=args, client=client)
         except redis.RedisError as exc:
             metrics.counter("payment_idempotency_store_errors_total").inc()
             raise StoreUnavailable(f"idempotency store unavailable: {type(exc).__name__}") from exc

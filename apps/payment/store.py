@@ -33,8 +33,12 @@ _UPDATABLE = frozenset({"failure_reason", "provider_ref", "risk_score"})
 def insert_payment(
     merchant_id: str, idempotency_key: str, fingerprint: str, req: PaymentRequest
 ) -> tuple[Payment, bool]:
-    """Insert a new payment; (existing payment, False) when this merchant already used the key."""
-    with db.transaction("payment_insert") as conn:
+    """Insert a new payment; (existing payment, False) when this merchant already used the key.
+
+    Two single statements: the second only reads the committed row the first conflicted with
+    (payments are never deleted), so it needs no transaction around both.
+    """
+    with db.statement("payment_insert") as conn:
         row = conn.execute(
             "INSERT INTO payment.payments (payment_id, merchant_id, idempotency_key, request_fingerprint,"
             " user_id, amount, currency, payment_method, channel, description, state)"
@@ -68,7 +72,7 @@ def get_payment(payment_id: str, merchant_id: str | None = None) -> Payment | No
         uuid.UUID(payment_id)
     except ValueError:
         return None
-    with db.transaction("payment_get") as conn:
+    with db.statement("payment_get") as conn:
         query = "SELECT * FROM payment.payments WHERE payment_id = %s"
         params: list[Any] = [payment_id]
         if merchant_id is not None:
@@ -90,19 +94,21 @@ def transition(payment: Payment, target: PaymentState, **fields: Any) -> Payment
         sql.SQL(", ").join(assignments)
     )
     params = [target.value, *fields.values(), payment.payment_id, payment.state.value]
-    with db.transaction(f"payment_{target.value}") as conn:
+    final = target in FINAL_PAYMENT_STATES
+    # A final change writes its outbox event atomically with it; any other is one statement.
+    with (db.transaction if final else db.statement)(f"payment_{target.value}") as conn:
         row = conn.execute(query, params).fetchone()
         if row is None:
             return None
         moved = Payment.from_row(row)
-        if target in FINAL_PAYMENT_STATES:
+        if final:
             outbox.write(conn, outbox.payment_event(_PAYMENT_EVENTS[target], moved))
         return moved
 
 
 def open_payments(older_than_s: float, limit: int) -> list[Payment]:
     """Payments not final whose last change is older than `older_than_s` (their request is over)."""
-    with db.transaction("payment_open") as conn:
+    with db.statement("payment_open") as conn:
         rows = conn.execute(
             "SELECT * FROM payment.payments WHERE state NOT IN ('succeeded', 'failed')"
             " AND updated_at < now() - make_interval(secs => %s) ORDER BY updated_at LIMIT %s",
@@ -205,13 +211,13 @@ def transition_refund(
 
 
 def get_refund(refund_id: str) -> Refund | None:
-    with db.transaction("refund_get") as conn:
+    with db.statement("refund_get") as conn:
         row = conn.execute("SELECT * FROM payment.refunds WHERE refund_id = %s", (refund_id,)).fetchone()
     return Refund.from_row(row) if row else None
 
 
 def open_refunds(older_than_s: float, limit: int) -> list[Refund]:
-    with db.transaction("refund_open") as conn:
+    with db.statement("refund_open") as conn:
         rows = conn.execute(
             "SELECT * FROM payment.refunds WHERE state IN ('pending', 'approved')"
             " AND updated_at < now() - make_interval(secs => %s) ORDER BY updated_at LIMIT %s",

@@ -140,3 +140,19 @@ def test_starting_switches_from_env_are_checked(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("CHANNEL_ERROR_RATE", "1.5")
     with pytest.raises(ConfigError, match=r"CHANNEL_ERROR_RATE=1\.5"):
         Switches.from_env()
+
+
+def test_memory_is_bounded_by_forgetting_the_oldest_answers() -> None:
+    p = provider()
+    p.max_records = 3
+    deadline = Deadline.start(1_000)
+    for key in ("p1", "p2", "p3"):
+        assert p.handle(charge(key), deadline).outcome == "approved"
+    assert p.handle(refund("r1", "p1", 40), deadline).record["status"] == "approved"  # type: ignore[index]
+    # Four answers for room for three: the oldest (charge p1) and its refund total are forgotten.
+    assert p.lookup("charge", "p1") is None
+    assert p.lookup("charge", "p2") is not None and p.lookup("refund", "r1") is not None
+    assert "p1" not in p._store.refunded
+    refused = p.handle(refund("r2", "p1", 10), deadline).record
+    assert refused is not None and refused["reason"] == "charge_not_found"
+    assert len(p._store.records) == 3

@@ -34,7 +34,7 @@ def test_the_process_tree_includes_children_and_their_peak_memory() -> None:
 def test_verdicts_follow_the_targets() -> None:
     base, tenth, full = bench.CONFIGS
     within = bench.report(
-        [measured(base, 100, 150, 120), measured(tenth, 95, 160, 150), measured(full, 80, 190, 190)], 50, 30
+        [[measured(base, 100, 150, 120), measured(tenth, 95, 160, 150), measured(full, 80, 190, 190)]], 50, 30
     )
     text = "\n".join(within)
     assert "at 10% sampling at most 10% fewer payments/s: met (+5.0%)" in text
@@ -44,7 +44,7 @@ def test_verdicts_follow_the_targets() -> None:
 
     beyond = "\n".join(
         bench.report(
-            [measured(base, 100, 150, 120), measured(tenth, 85, 250, 150), measured(full, 80, 190, 230)],
+            [[measured(base, 100, 150, 120), measured(tenth, 85, 250, 150), measured(full, 80, 190, 230)]],
             50,
             30,
         )
@@ -52,3 +52,24 @@ def test_verdicts_follow_the_targets() -> None:
     assert "at 10% sampling at most 10% fewer payments/s: NOT met (+15.0%)" in beyond
     assert "p99 < 200 ms, 10% sampled: NOT met (250 ms)" in beyond
     assert "< 200 MB per service process: NOT met (largest 230 MB)" in beyond
+
+
+def test_rounds_are_compared_within_each_round_and_summarised_by_median() -> None:
+    base, tenth, full = bench.CONFIGS
+    rounds = [
+        # The machine slowed down in round 2: both configurations lost, their ratio did not.
+        [measured(base, 100, 150, 120), measured(tenth, 92, 160, 150), measured(full, 80, 190, 190)],
+        [measured(base, 50, 400, 120), measured(tenth, 46, 420, 150), measured(full, 40, 450, 190)],
+        [measured(base, 98, 140, 120), measured(tenth, 70, 170, 150), measured(full, 78, 200, 195)],
+    ]
+    assert [round(r, 3) for r in bench.throughput_ratios(rounds, tenth)] == [0.92, 0.92, 0.714]
+    combined = bench.combine(rounds)
+    assert [m.load.rps for m in combined] == [98, 70, 78]  # medians of the rounds
+    assert combined[0].load.requests == (100 + 50 + 98) * 30
+    assert combined[2].load.p99_ms == 200
+    text = "\n".join(bench.report(rounds, 50, 20))
+    # The verdict is the median of the rounds' ratios (x0.92), not the ratio of medians (70/98).
+    assert "at 10% sampling at most 10% fewer payments/s: met (+8.0%)" in text
+    assert "rounds: x0.920, x0.920, x0.714" in text
+    assert "median of 3 rounds" in text
+    assert "12.0 ms" in text  # CPU per payment over every round

@@ -79,14 +79,21 @@ def rules(sizes: str) -> None:
 @click.option(
     "--duration",
     type=click.IntRange(5, 3600),
-    default=30,
+    default=20,
     show_default=True,
-    help="Seconds per configuration.",
+    help="Seconds per configuration in each round.",
+)
+@click.option(
+    "--rounds",
+    type=click.IntRange(1, 20),
+    default=3,
+    show_default=True,
+    help="Rounds of all three configurations; figures are medians over the rounds.",
 )
 @click.option(
     "--warmup", type=click.IntRange(0, 600), default=5, show_default=True, help="Unmeasured seconds first."
 )
-def payments(users: int, duration: int, warmup: int) -> None:
+def payments(users: int, duration: int, rounds: int, warmup: int) -> None:
     """Payments/s, latency and memory: not instrumented, 10% sampled and 100% sampled, side by side."""
     from obsctl.telemetry import bench as payments_bench
 
@@ -94,7 +101,30 @@ def payments(users: int, duration: int, warmup: int) -> None:
         users=users,
         duration_s=duration,
         warmup_s=warmup,
+        rounds=rounds,
         progress=lambda m: click.echo(f"  .. {m}", err=True),
     )
     for line in payments_bench.report(measured, users, duration):
+        click.echo(line)
+
+
+@bench.command()
+@click.option(
+    "--requests",
+    type=click.IntRange(100, 1_000_000),
+    default=3000,
+    show_default=True,
+    help="Requests per run.",
+)
+@click.option(
+    "--rounds", type=click.IntRange(1, 20), default=3, show_default=True, help="Runs per configuration."
+)
+def hop(requests: int, rounds: int) -> None:
+    """CPU per request of one service hop: plain, instrumented unsampled, instrumented sampled."""
+    from obsctl.telemetry import hop as hop_bench
+
+    results = hop_bench.run(
+        requests=requests, rounds=rounds, progress=lambda m: click.echo(f"  .. {m}", err=True)
+    )
+    for line in hop_bench.report(results, requests):
         click.echo(line)

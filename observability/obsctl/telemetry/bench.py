@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -207,22 +208,29 @@ def _world_searchable_tempdir() -> Path:
 
 
 def measure(
-    config: Config, *, users: int, duration_s: int, warmup_s: int, progress: Callable[[str], None]
+    config: Config,
+    *,
+    users: int,
+    duration_s: int,
+    warmup_s: int,
+    progress: Callable[[str], None],
+    label: str | None = None,
 ) -> Measured:
+    label = label or config.name
     load_average = os.getloadavg()[0]
     state = _world_searchable_tempdir()
     sink = SinkProcess() if config.instrumented else None
     stack = Stack(state, instrumented=config.instrumented)
     try:
-        progress(f"{config.name}: starting the stack")
+        progress(f"{label}: starting the stack")
         with overridden(_service_variables(config, sink.endpoint if sink else None)):
             stack.up(["services"])
         env = {**stack.env(), "GATEWAY_URL": stack.server("gateway").url}
         env.update(seed(env["DATABASE_URL"]))
         if warmup_s:
-            progress(f"{config.name}: warming up for {warmup_s} s")
+            progress(f"{label}: warming up for {warmup_s} s")
             run_load(env, users=users, user_rate=0, duration_s=warmup_s, payments_only=True)
-        progress(f"{config.name}: {users} concurrent users for {duration_s} s")
+        progress(f"{label}: {users} concurrent users for {duration_s} s")
         cpu_before = _service_cpu(stack)
         result = run_load(env, users=users, user_rate=0, duration_s=duration_s, payments_only=True)
         cpu_after = _service_cpu(stack)
@@ -263,14 +271,82 @@ def run(
     warmup_s: int,
     progress: Callable[[str], None],
     configs: tuple[Config, ...] = CONFIGS,
-) -> list[Measured]:
-    measured = []
-    for config in configs:
-        measured.append(
-            measure(config, users=users, duration_s=duration_s, warmup_s=warmup_s, progress=progress)
+    rounds: int = 1,
+) -> list[list[Measured]]:
+    """`rounds` rounds of every configuration; each round's list in the order of `configs`.
+
+    Each round starts with a different configuration (the order rotates), so a drift of the
+    machine over the run (other work, the page cache, CPU frequency) does not always fall on the
+    same configuration; comparing configurations within a round keeps them close in time.
+    """
+    results: list[list[Measured]] = []
+    for number in range(rounds):
+        shift = number % len(configs)
+        order = configs[shift:] + configs[:shift]
+        by_name = {}
+        for config in order:
+            label = f"round {number + 1}/{rounds}, {config.name}" if rounds > 1 else config.name
+            by_name[config.name] = measure(
+                config,
+                users=users,
+                duration_s=duration_s,
+                warmup_s=warmup_s,
+                progress=progress,
+                label=label,
+            )
+            time.sleep(1)  # let ports and the page cache settle before the next stack
+        results.append([by_name[c.name] for c in configs])
+    return results
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+def combine(rounds: list[list[Measured]]) -> list[Measured]:
+    """One Measured per configuration: the median round's figures, CPU and memory over all rounds.
+
+    Throughput and percentiles are medians of the rounds' values (one disturbed round does not
+    move them); CPU per payment sums CPU and payments over every round; memory is the peak.
+    """
+    combined = []
+    for index, first in enumerate(rounds[0]):
+        runs = [r[index] for r in rounds]
+        loads = [m.load for m in runs]
+        load = LoadResult(
+            requests=sum(x.requests for x in loads),
+            failures=sum(x.failures for x in loads),
+            rps=_median([x.rps for x in loads]),
+            p50_ms=_median([x.p50_ms for x in loads]),
+            p95_ms=_median([x.p95_ms for x in loads]),
+            p99_ms=_median([x.p99_ms for x in loads]),
         )
-        time.sleep(1)  # let ports and the page cache settle before the next stack
-    return measured
+        for x in loads:
+            for error, count in x.failures_by_error.items():
+                load.failures_by_error[error] = load.failures_by_error.get(error, 0) + count
+        memory: dict[str, list[int]] = {}
+        cpu: dict[str, float] = {}
+        for m in runs:
+            for service, values in m.memory_kb.items():
+                memory.setdefault(service, []).extend(values)
+            for service, seconds in m.cpu_s.items():
+                cpu[service] = cpu.get(service, 0.0) + seconds
+        exports = [m.exported_requests for m in runs if m.exported_requests is not None]
+        merged = Measured(first.config, load, memory, sum(exports) if exports else None, cpu)
+        merged.load_average = max(m.load_average for m in runs)
+        combined.append(merged)
+    return combined
+
+
+def throughput_ratios(rounds: list[list[Measured]], config: Config) -> list[float]:
+    """Per round: the configuration's payments/s over the not-instrumented one's in that round."""
+    ratios = []
+    for measured in rounds:
+        base = next((m for m in measured if not m.config.instrumented), None)
+        this = next((m for m in measured if m.config == config), None)
+        if base and this and base.load.rps > 0:
+            ratios.append(this.load.rps / base.load.rps)
+    return ratios
 
 
 # -- the report ---------------------------------------------------------------------------------
@@ -280,15 +356,19 @@ THROUGHPUT_LOSS_TARGET = 0.10  # at 10% sampling
 RSS_TARGET_MB = 200.0
 
 
-def report(measured: list[Measured], users: int, duration_s: int) -> list[str]:
+def report(rounds: list[list[Measured]], users: int, duration_s: int) -> list[str]:
+    measured = combine(rounds)
+    per_round = f"median of {len(rounds)} rounds, " if len(rounds) > 1 else ""
     lines = [
-        f"payments: {users} concurrent users, {duration_s} s per configuration, signed POST /api/v1/payments",
-        f"machine: {os.cpu_count()} CPUs; 1-minute load average at the start of each configuration: "
+        f"payments: {users} concurrent users, {duration_s} s per configuration"
+        + (f" in each of {len(rounds)} rounds" if len(rounds) > 1 else "")
+        + ", signed POST /api/v1/payments",
+        f"machine: {os.cpu_count()} CPUs; highest 1-minute load average at the start of a configuration: "
         + ", ".join(f"{m.load_average:.1f}" for m in measured)
         + " (PostgreSQL, Redis, tansu, the OTLP sink and Locust share these CPUs with the services)",
         "",
         f"{'configuration':<18} {'payments/s':>10} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>7}"
-        f" {'requests':>9} {'exports':>8}",
+        f" {'payments':>9} {'exports':>8}   ({per_round}payments and exports summed)",
     ]
     for m in measured:
         r = m.load
@@ -300,15 +380,20 @@ def report(measured: list[Measured], users: int, duration_s: int) -> list[str]:
     base = next((m for m in measured if not m.config.instrumented), None)
     if base and base.load.rps > 0:
         lines.append("")
-        lines.append("overhead against not instrumented (ratio of payments/s, ratio of p99):")
+        lines.append(
+            "overhead against not instrumented"
+            " (payments/s: median of the rounds' own ratios; p99: ratio of the medians):"
+        )
         for m in measured:
             if m is base:
                 continue
-            throughput = m.load.rps / base.load.rps
+            ratios = throughput_ratios(rounds, m.config)
+            throughput = _median(ratios)
             p99 = m.load.p99_ms / base.load.p99_ms if base.load.p99_ms else float("nan")
+            each = f"; rounds: {', '.join(f'x{r:.3f}' for r in ratios)}" if len(ratios) > 1 else ""
             lines.append(
                 f"  {m.config.name:<16} throughput x{throughput:.3f}"
-                f" ({1 - throughput:+.1%} fewer payments/s), p99 x{p99:.2f}"
+                f" ({1 - throughput:+.1%} fewer payments/s), p99 x{p99:.2f}{each}"
             )
     for m in measured:
         for error, count in sorted(m.load.failures_by_error.items()):
@@ -332,11 +417,11 @@ def report(measured: list[Measured], users: int, duration_s: int) -> list[str]:
             values = m.memory_kb.get(service, [])
             cells.append(f"{max(values) / 1024:.0f} ({len(values)} procs)" if values else "-")
         lines.append(f"  {service:<14}" + "".join(f" {c:>18}" for c in cells))
-    lines += ["", *verdicts(measured)]
+    lines += ["", *verdicts(measured, rounds)]
     return lines
 
 
-def verdicts(measured: list[Measured]) -> list[str]:
+def verdicts(measured: list[Measured], rounds: list[list[Measured]]) -> list[str]:
     out = ["targets:"]
     for m in measured:
         met = m.load.p99_ms < P99_TARGET_MS
@@ -345,8 +430,9 @@ def verdicts(measured: list[Measured]) -> list[str]:
         )
     base = next((m for m in measured if not m.config.instrumented), None)
     tenth = next((m for m in measured if m.config.sampling == 0.1), None)
-    if base and tenth and base.load.rps > 0:
-        loss = 1 - tenth.load.rps / base.load.rps
+    ratios = throughput_ratios(rounds, tenth.config) if tenth else []
+    if base and tenth and ratios:
+        loss = 1 - _median(ratios)
         met = loss <= THROUGHPUT_LOSS_TARGET
         out.append(
             f"  at 10% sampling at most {THROUGHPUT_LOSS_TARGET:.0%} fewer payments/s: "
