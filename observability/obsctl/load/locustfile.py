@@ -17,6 +17,7 @@ import uuid
 from locust import FastHttpUser, constant, constant_throughput, task
 
 from apps.gateway.signing import sign
+from obsctl.load.failures import failure_text
 
 API_KEY = os.environ.get("DEMO_API_KEY", "")
 API_SECRET = os.environ.get("DEMO_API_SECRET", "")
@@ -57,7 +58,7 @@ class PaymentUser(FastHttpUser):
             if response.status_code in (200, 201, 402):
                 response.success()
             else:
-                response.failure(f"HTTP {response.status_code}")
+                response.failure(failure_text(response.status_code, response.text))
             return response
 
     @task(16)

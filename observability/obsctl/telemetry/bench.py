@@ -393,7 +393,7 @@ def report(rounds: list[list[Measured]], users: int, duration_s: int) -> list[st
             each = f"; rounds: {', '.join(f'x{r:.3f}' for r in ratios)}" if len(ratios) > 1 else ""
             lines.append(
                 f"  {m.config.name:<16} throughput x{throughput:.3f}"
-                f" ({1 - throughput:+.1%} fewer payments/s), p99 x{p99:.2f}{each}"
+                f" ({1 - throughput:.1%} fewer payments/s), p99 x{p99:.2f}{each}"
             )
     for m in measured:
         for error, count in sorted(m.load.failures_by_error.items()):
