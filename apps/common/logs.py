@@ -1,7 +1,7 @@
 """JSON logs on stderr, with trace_id and span_id on every line written inside a span.
 
 Only formatting is set up here; exporting logs over OTLP is the zero-code agent's job
-(OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED / OTEL_LOGS_EXPORTER).
+(opentelemetry-instrumentation-logging: OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION / OTEL_LOGS_EXPORTER).
 """
 
 from __future__ import annotations

@@ -145,7 +145,7 @@ processor reads OTEL_BSP_EXPORT_TIMEOUT in milliseconds. */}}
   value: otlp
 - name: OTEL_METRICS_EXPORTER
   value: none
-- name: OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED
+- name: OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION
   value: "true"
 {{- /* One export batch holds the whole queue, so a shutdown makes at most one bounded attempt per
 signal (see docs/telemetry.md); probes and scrapes are not traced. Same values as the local stack. */}}

@@ -50,7 +50,7 @@ OTEL_DEFAULTS = {
     "OTEL_TRACES_EXPORTER": "otlp",
     "OTEL_LOGS_EXPORTER": "otlp",
     "OTEL_METRICS_EXPORTER": "none",
-    "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
+    "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION": "true",
     # Probes and scrapes are not traffic: no trace for each of them.
     "OTEL_PYTHON_FLASK_EXCLUDED_URLS": "healthz,readyz,metrics",
     "OTEL_PROPAGATORS": "tracecontext,baggage",

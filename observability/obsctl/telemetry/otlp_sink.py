@@ -62,6 +62,7 @@ class LogRecord:
     trace_id: str
     span_id: str
     service: str
+    scope: str  # the instrumentation scope; for Python's logging handler, the logger's name
     severity: str
     body: Any
     attributes: dict[str, Any]
@@ -113,6 +114,7 @@ def decode_logs(body: bytes) -> list[LogRecord]:
                         trace_id=r.trace_id.hex(),
                         span_id=r.span_id.hex(),
                         service=service,
+                        scope=sl.scope.name,
                         severity=r.severity_text,
                         body=_value(r.body),
                         attributes=_attributes(r.attributes),
