@@ -73,3 +73,13 @@ def test_rounds_are_compared_within_each_round_and_summarised_by_median() -> Non
     assert "rounds: x0.920, x0.920, x0.714" in text
     assert "median of 3 rounds" in text
     assert "12.0 ms" in text  # CPU per payment over every round
+
+
+def test_each_round_starts_one_configuration_later() -> None:
+    names = ["plain", "unsampled", "sampled"]
+    assert [bench.rotated(names, n) for n in range(4)] == [
+        ["plain", "unsampled", "sampled"],
+        ["unsampled", "sampled", "plain"],
+        ["sampled", "plain", "unsampled"],
+        ["plain", "unsampled", "sampled"],
+    ]

@@ -7,10 +7,20 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 import yaml
+
+
+def _progress(message: str) -> None:
+    click.echo(f"  .. {message}", err=True)
+
+
+def _rounds(help_text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The --rounds option of the benchmarks that repeat their configurations."""
+    return click.option("--rounds", type=click.IntRange(1, 20), default=3, show_default=True, help=help_text)
 
 
 @click.group(invoke_without_command=True)
@@ -83,13 +93,7 @@ def rules(sizes: str) -> None:
     show_default=True,
     help="Seconds per configuration in each round.",
 )
-@click.option(
-    "--rounds",
-    type=click.IntRange(1, 20),
-    default=3,
-    show_default=True,
-    help="Rounds of all three configurations; figures are medians over the rounds.",
-)
+@_rounds("Rounds of all three configurations; figures are medians over the rounds.")
 @click.option(
     "--warmup", type=click.IntRange(0, 600), default=5, show_default=True, help="Unmeasured seconds first."
 )
@@ -102,7 +106,7 @@ def payments(users: int, duration: int, rounds: int, warmup: int) -> None:
         duration_s=duration,
         warmup_s=warmup,
         rounds=rounds,
-        progress=lambda m: click.echo(f"  .. {m}", err=True),
+        progress=_progress,
     )
     for line in payments_bench.report(measured, users, duration):
         click.echo(line)
@@ -116,15 +120,11 @@ def payments(users: int, duration: int, rounds: int, warmup: int) -> None:
     show_default=True,
     help="Requests per run.",
 )
-@click.option(
-    "--rounds", type=click.IntRange(1, 20), default=3, show_default=True, help="Runs per configuration."
-)
+@_rounds("Runs per configuration; the lowest counts.")
 def hop(requests: int, rounds: int) -> None:
     """CPU per request of one service hop: plain, instrumented unsampled, instrumented sampled."""
     from obsctl.telemetry import hop as hop_bench
 
-    results = hop_bench.run(
-        requests=requests, rounds=rounds, progress=lambda m: click.echo(f"  .. {m}", err=True)
-    )
+    results = hop_bench.run(requests=requests, rounds=rounds, progress=_progress)
     for line in hop_bench.report(results, requests):
         click.echo(line)

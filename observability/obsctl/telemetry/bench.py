@@ -25,9 +25,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 
@@ -38,6 +39,7 @@ from obsctl.stack.stack import Stack
 from obsctl.stack.wait import free_port, wait_until
 
 CURRENCY = "EUR"
+T = TypeVar("T")
 USERS = 200
 # Ample for any run: at most 25 000 minor units per payment (see the Locust user).
 BALANCE = 1_000_000_000
@@ -281,10 +283,8 @@ def run(
     """
     results: list[list[Measured]] = []
     for number in range(rounds):
-        shift = number % len(configs)
-        order = configs[shift:] + configs[:shift]
         by_name = {}
-        for config in order:
+        for config in rotated(configs, number):
             label = f"round {number + 1}/{rounds}, {config.name}" if rounds > 1 else config.name
             by_name[config.name] = measure(
                 config,
@@ -297,6 +297,12 @@ def run(
             time.sleep(1)  # let ports and the page cache settle before the next stack
         results.append([by_name[c.name] for c in configs])
     return results
+
+
+def rotated(items: Sequence[T], number: int) -> list[T]:
+    """The order of round `number`: each round starts one item later than the one before."""
+    shift = number % len(items)
+    return [*items[shift:], *items[:shift]]
 
 
 def _median(values: list[float]) -> float:

@@ -28,8 +28,9 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from obsctl.stack.services import OTEL_DEFAULTS, venv_bin
+from obsctl.stack.services import service_environment, venv_bin
 
 CONFIGS: dict[str, str | None] = {
     "plain": None,
@@ -70,25 +71,20 @@ def _probe(requests: int) -> float:
 
 
 def _environment(sampler: str | None, endpoint: str, multiproc_dir: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    env.update(
-        {
-            "SERVICE_NAME": "channel",
-            "PROMETHEUS_MULTIPROC_DIR": multiproc_dir,
-            "CHANNEL_LATENCY_MS": "0",  # the simulated provider's delay is sleep, not CPU
-            "CHANNEL_DECLINE_RATE": "0",
-        }
-    )
+    """The channel service's environment as the local stack builds it, without the caller's OTEL_*
+    (the configurations differ by the sampler alone); plain runs ignore the OTEL_* in it."""
+    caller = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    settings = {
+        "CHANNEL_LATENCY_MS": "0",  # the simulated provider's delay is sleep, not CPU
+        "CHANNEL_DECLINE_RATE": "0",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+    }
     if sampler is not None:
-        env.update(OTEL_DEFAULTS)
-        env.update(
-            {
-                "OTEL_SERVICE_NAME": "channel",
-                "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
-                "OTEL_TRACES_SAMPLER": sampler,
-            }
-        )
-        env.pop("OTEL_TRACES_SAMPLER_ARG", None)
+        settings["OTEL_TRACES_SAMPLER"] = sampler
+    env = service_environment(
+        "channel", stack_env=settings, multiproc_dir=Path(multiproc_dir), caller_env=caller
+    )
+    env.pop("OTEL_TRACES_SAMPLER_ARG", None)
     return env
 
 
@@ -107,15 +103,14 @@ def _run_probe(sampler: str | None, requests: int, endpoint: str) -> float:
 
 
 def run(*, requests: int, rounds: int, progress: Callable[[str], None]) -> list[HopResult]:
-    from obsctl.telemetry.bench import SinkProcess
+    from obsctl.telemetry.bench import SinkProcess, rotated
 
     names = list(CONFIGS)
     figures: dict[str, list[float]] = {name: [] for name in names}
     sink = SinkProcess()
     try:
         for number in range(rounds):
-            shift = number % len(names)
-            for name in names[shift:] + names[:shift]:
+            for name in rotated(names, number):
                 progress(f"round {number + 1}/{rounds}: {name}, {requests} requests")
                 figures[name].append(_run_probe(CONFIGS[name], requests, sink.endpoint))
     finally:
