@@ -1,6 +1,6 @@
 """Shared pytest fixtures: real PostgreSQL, Redis, tansu, Prometheus and Alertmanager on free ports.
 
-Every server is started by the same code as `obsctl up` (obsctl.stack), in a temporary state
+Every server is started by the same code as `obsctl up` (obsctl.run.stack), in a temporary state
 directory of this test session, and stopped when the session (or the factory's owner) ends.
 
     def test_something(postgres, redis_server, kafka_broker):
@@ -27,12 +27,12 @@ from typing import Any
 
 import pytest
 
-from obsctl.stack.alertmanager import Alertmanager
-from obsctl.stack.postgres import Postgres
-from obsctl.stack.prometheus import Prometheus
-from obsctl.stack.redis import Redis
-from obsctl.stack.stack import Stack
-from obsctl.stack.tansu import Tansu
+from obsctl.run.stack.alertmanager import Alertmanager
+from obsctl.run.stack.postgres import Postgres
+from obsctl.run.stack.prometheus import Prometheus
+from obsctl.run.stack.redis import Redis
+from obsctl.run.stack.stack import Stack
+from obsctl.run.stack.tansu import Tansu
 
 TEMP_PREFIX = "obsctl-test-"
 

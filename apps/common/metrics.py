@@ -25,8 +25,8 @@ from prometheus_client import multiprocess as prom_multiprocess
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+import catalog as catalog_module
 from apps.common.config import service_name
-from obsctl import catalog as catalog_module
 
 _lock = threading.Lock()
 _metrics: dict[str, Any] = {}

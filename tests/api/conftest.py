@@ -1,5 +1,5 @@
 """The money path for end-to-end API tests: gateway, payment, account, risk and channel under
-gunicorn on real PostgreSQL and Redis (started by obsctl.stack, like `make up`), one per session.
+gunicorn on real PostgreSQL and Redis (started by obsctl.run.stack, like `make up`), one per session.
 
     def test_x(money_path):
         money_path.client                 # GatewayClient of the seeded demo merchant
@@ -26,7 +26,7 @@ import requests
 
 from apps.account.seed import open_account
 from apps.gateway.client import GatewayClient
-from obsctl.stack.stack import Stack
+from obsctl.run.stack.stack import Stack
 
 SERVICES = ["gateway", "payment", "account", "risk", "channel"]
 # Risk's per-user velocity rule would reject the many payments these tests send for few users.

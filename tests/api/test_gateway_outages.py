@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from apps.gateway.client import GatewayClient
-from obsctl.stack.services import Service
-from obsctl.stack.wait import free_port
+from obsctl.run.stack.services import Service
+from obsctl.run.stack.wait import free_port
 from tests.api.conftest import MoneyPath, assert_error
 
 # These need the whole money path (make test-unit leaves them out).

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from obsctl.collector import render, source, table
+from obsctl.generate.collector import render, source, table
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from obsctl import artifacts, paths
-from obsctl.collector import build, render, source
+from obsctl import paths
 from obsctl.errors import ObsctlError
+from obsctl.generate import artifacts
+from obsctl.generate.collector import build, render, source
 
 
 def test_generation_is_deterministic_and_committed() -> None:
@@ -23,11 +24,9 @@ def test_generation_is_deterministic_and_committed() -> None:
         assert (paths.REPO / rel).read_text(encoding="utf-8") == content, f"{rel} drifted: run make collector"
 
 
-def test_collector_area_is_registered_with_its_check() -> None:
-    from obsctl.commands.generate import CHECKS
-
-    assert "collector" in artifacts.areas()
-    assert any(name == "collector" for name, _ in CHECKS)
+def test_collector_area_is_in_the_ordered_list_with_its_check() -> None:
+    assert "collector" in artifacts.by_name()
+    assert any(name == "collector" for name, _ in artifacts.checks(["collector"]))
 
 
 def test_drift_is_detected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,10 +35,10 @@ def test_drift_is_detected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(content, encoding="utf-8")
     monkeypatch.setattr(paths, "REPO", tmp_path)
-    assert artifacts.drift(files, []) == []
+    assert artifacts.drift(artifacts.Generation(files, [])) == []
     edited = tmp_path / "collector/kubernetes.yaml"
     edited.write_text(edited.read_text().replace("sampling_percentage: 10.0", "sampling_percentage: 50.0"))
-    assert artifacts.drift(files, []) == ["collector/kubernetes.yaml"]
+    assert artifacts.drift(artifacts.Generation(files, [])) == ["collector/kubernetes.yaml"]
 
 
 def test_latency_threshold_comes_from_the_latency_slo(tmp_path: Path) -> None:

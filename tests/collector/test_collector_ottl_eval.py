@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from obsctl.collector import ottl_eval, redaction
+from obsctl.generate.collector import ottl_eval, redaction
 
 
 def _m(pattern: str, text: str) -> re.Match[str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from obsctl.collector import pipeline_rules, table
+from obsctl.generate.collector import pipeline_rules, table
 
 
 def test_generated_configs_follow_every_rule(configs: dict, pinned: table.Table) -> None:

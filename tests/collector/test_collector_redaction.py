@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from obsctl.collector import ottl_eval
+from obsctl.generate.collector import ottl_eval
 
 CARD = "4111111111111111"
 CARD_SPACED = "5500 0000 0000 0004"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from obsctl.collector import semantics, table
+from obsctl.generate.collector import semantics, table
 
 
 def test_generated_configs_pass(configs: dict, pinned: table.Table) -> None:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from obsctl import paths
-from obsctl.collector import table, validate
+from obsctl.generate.collector import table, validate
 
 
 def test_generated_configs_pass_the_table(configs: dict, pinned: table.Table) -> None:

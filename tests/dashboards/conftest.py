@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from obsctl.dashboards import render
+from obsctl.generate.dashboards import render
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,9 @@ import _jsonnet
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from obsctl import catalog, paths
-from obsctl.dashboards import fmt, inputs, render
+import catalog
+from obsctl import paths
+from obsctl.generate.dashboards import fmt, inputs, render
 
 TESTS = paths.DASHBOARDS / "lib" / "tests"
 

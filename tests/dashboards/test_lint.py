@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from obsctl.dashboards import lint, queries, render
+from obsctl.generate.dashboards import lint, queries, render
 
 
 @pytest.mark.parametrize("rule", sorted(lint.RULES))

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from obsctl.dashboards import crossref, lint, promql, queries
+from obsctl.generate.dashboards import crossref, lint, promql, queries
 
 
 def test_every_target_parses_and_selects_known_metrics(dashboards, dashboard_name):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from obsctl.dashboards import promql, queries
+from obsctl.generate.dashboards import promql, queries
 
 SLO = {
     "sloth_id": "gateway-payment-availability",

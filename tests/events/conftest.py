@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from apps.common.migrate import migrate
-from obsctl.stack.tansu import Tansu
+from obsctl.run.stack.tansu import Tansu
 from tests.services.payment_harness import PaymentServices
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import requests
 from kafka import KafkaProducer
 
-from obsctl.stack.tansu import Tansu
+from obsctl.run.stack.tansu import Tansu
 from tests.services.payment_harness import PaymentServices
 
 WAIT_S = 90.0

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from obsctl.helm import chart
+from obsctl.generate.helm import chart
 
 SERVICES = ("gateway", "payment", "account", "risk", "channel", "notification")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")

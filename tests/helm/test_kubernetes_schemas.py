@@ -13,7 +13,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
-from obsctl.helm import chart
+from obsctl.generate.helm import chart
 
 from .conftest import Rendered
 from .crd_schemas import CRD_SCHEMAS

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from obsctl import artifacts, paths
-from obsctl.helm import chart, examples
+from obsctl import paths
+from obsctl.generate import artifacts
+from obsctl.generate.helm import chart, examples
 
 EXAMPLE_NAMES = chart.example_names()
 
@@ -33,15 +34,15 @@ def test_lint_check_catches_a_broken_template(tmp_path: Path) -> None:
 
 
 def test_committed_rendered_output_has_no_drift() -> None:
-    files = examples.all_rendered_files()
-    assert files, "the helm area rendered nothing"
-    assert {f"helm/examples/{n}/rendered/services.yaml" for n in EXAMPLE_NAMES} <= set(files)
-    stale = artifacts.stale_files(["helm"], files)
-    assert artifacts.drift(files, stale) == []
+    generation = artifacts.render(["helm"])
+    assert generation.files, "the helm area rendered nothing"
+    assert {f"helm/examples/{n}/rendered/services.yaml" for n in EXAMPLE_NAMES} <= set(generation.files)
+    assert all(rel.startswith("helm/examples/") for rel in generation.files)
+    assert artifacts.drift(generation) == []
 
 
 def test_drift_check_detects_an_edited_rendered_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    files = examples.all_rendered_files()
+    files = artifacts.render(["helm"]).files
     for rel, content in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(content, encoding="utf-8")
@@ -50,11 +51,12 @@ def test_drift_check_detects_an_edited_rendered_file(tmp_path: Path, monkeypatch
     leftover = "helm/examples/default/rendered/removed-template.yaml"
     (tmp_path / leftover).write_text("kind: ConfigMap\n", encoding="utf-8")
     monkeypatch.setattr(paths, "REPO", tmp_path)
-    assert artifacts.drift(files, artifacts.stale_files(["helm"], files)) == [edited, leftover]
+    helm = artifacts.by_name()["helm"]
+    assert artifacts.drift(artifacts.Generation(files, artifacts.stale_of(helm, files))) == [edited, leftover]
 
 
 def test_rendered_files_carry_the_generated_header() -> None:
-    for rel, content in examples.all_rendered_files().items():
+    for rel, content in artifacts.render(["helm"]).files.items():
         assert content.startswith(f"# {paths.GENERATED_HEADER}\n"), rel
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import helm_python
 
-from obsctl.helm import chart
+from obsctl.generate.helm import chart
 
 from . import generated_inputs as generated
 

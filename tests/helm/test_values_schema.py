@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from obsctl.errors import ObsctlError
-from obsctl.helm import chart
+from obsctl.generate.helm import chart
 
 
 @pytest.mark.parametrize(

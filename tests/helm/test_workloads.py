@@ -238,7 +238,7 @@ _BEHAVIOUR_KEYS = (
 
 
 def test_chart_and_local_stack_configure_telemetry_alike(examples: dict[str, Rendered]) -> None:
-    from obsctl.stack.services import OTEL_DEFAULTS
+    from obsctl.run.stack.services import OTEL_DEFAULTS
 
     for service, deployment in _service_deployments(examples["default"]).items():
         (container,) = pod_spec(deployment)["containers"]

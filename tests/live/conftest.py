@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from obsctl import faults
-from obsctl.load.run import LoadProcess
-from obsctl.promql import PrometheusAPI
-from obsctl.stack.stack import Stack
+from obsctl.run import faults
+from obsctl.run.load.run import LoadProcess
+from obsctl.run.prometheus_api import PrometheusAPI
+from obsctl.run.stack.stack import Stack
 from tests.live.helpers import Live, eventually
 
 # Background traffic: 10 simulated users at 2 requests/s each (payments, refunds, reads 16:2:2).

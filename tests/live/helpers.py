@@ -11,9 +11,9 @@ from typing import TypeVar
 import pytest
 
 from obsctl.errors import ObsctlError
-from obsctl.load.run import LoadProcess
-from obsctl.promql import PrometheusAPI
-from obsctl.stack.stack import Stack
+from obsctl.run.load.run import LoadProcess
+from obsctl.run.prometheus_api import PrometheusAPI
+from obsctl.run.stack.stack import Stack
 
 T = TypeVar("T")
 

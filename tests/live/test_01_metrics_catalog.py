@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from obsctl import catalog
-from obsctl.stack.services import SERVICES
+import catalog
+from obsctl.run.stack.services import SERVICES
 from tests.live.helpers import Live
 
 # Series Prometheus adds to every job itself (scrape health, and alerts that carry a job label).

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from obsctl.stack import alerting
+from obsctl.run.stack import alerting
 from tests.live.helpers import Live, eventually
 
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-from obsctl import faults
-from obsctl.dashboards import promql, queries, render
-from obsctl.promql import PrometheusAPI
+from obsctl.generate.dashboards import promql, queries, render
+from obsctl.run import faults
+from obsctl.run.prometheus_api import PrometheusAPI
 from tests.live.helpers import Live
 
 EMPTY_PANELS_FILE = Path(__file__).with_name("empty_panels.yaml")

@@ -5,7 +5,7 @@ outbox backlog alert fires, and resolves when the broker is back.
 
 The tests run in order and share one timeline: the Kafka fault runs while the payment SLO's windows
 let go of the channel errors. Detection and resolution times are printed at the end, next to what
-the SLO math predicts (obsctl.slo_timing, from the generated rule).
+the SLO math predicts (obsctl.run.slo_timing, from the generated rule).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from obsctl import faults, notifications, slo_timing
+from obsctl.run import faults, notifications, slo_timing
 from tests.live.helpers import Live, eventually
 
 PAGE = "PaymentAvailabilityBudgetBurn"

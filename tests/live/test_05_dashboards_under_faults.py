@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from obsctl import faults
+from obsctl.run import faults
 from tests.live.helpers import Live
 from tests.live.test_03_dashboards import dark_panels, empty_panels
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from obsctl import faults
+from obsctl.run import faults
 from tests.live.helpers import Live, eventually
 
 OBSCTL = str(Path(sys.executable).with_name("obsctl"))

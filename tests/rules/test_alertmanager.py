@@ -10,9 +10,9 @@ import pytest
 import requests
 import yaml
 
-from obsctl import catalog
-from obsctl.rules.alertmanager import render_alertmanager
-from obsctl.rules.checks import check_alertmanager
+import catalog
+from obsctl.generate.rules.alertmanager import render_alertmanager
+from obsctl.generate.rules.checks import check_alertmanager
 from tests.rules.helpers import ALERTMANAGER, run
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from obsctl import catalog
-from obsctl.rules.promql import selectors
+import catalog
+from obsctl.generate.rules.promql import selectors
 from tests.rules.helpers import HAND_TESTS_DIR, SLO_TESTS_DIR, alert_rules, rules
 
 

@@ -48,10 +48,10 @@ def test_promtool_test_fails_when_an_alert_is_broken(tmp_path: Path) -> None:
 def test_reset_guard_is_what_resolves_the_page_within_15_minutes(tmp_path: Path) -> None:
     """Without the reset guard (Sloth's rules) the page outlives a long outage by about 30 minutes,
     so the generated 15-minute reset expectation fails against them: the guard is load-bearing."""
-    from obsctl.rules import slo_rules
-    from obsctl.rules.generate import options
-    from obsctl.rules.yamlout import dump
-    from obsctl.slo import load
+    from obsctl.generate.rules import slo_rules
+    from obsctl.generate.rules.generate import options
+    from obsctl.generate.rules.yamlout import dump
+    from obsctl.generate.slo import load
 
     slo = next(s for s in load.read(paths.SLOS) if s.id == "gateway-payment-availability")
     guarded = options()

@@ -8,10 +8,10 @@ from pathlib import Path
 import yaml
 
 from obsctl import paths
-from obsctl.rules import slo_rules, windows
-from obsctl.rules.generate import generate, options
-from obsctl.slo import load
-from obsctl.slo.numbers import clean
+from obsctl.generate.rules import slo_rules, windows
+from obsctl.generate.rules.generate import generate, options
+from obsctl.generate.slo import load
+from obsctl.generate.slo.numbers import clean
 
 SLOTH_SLI = {f"slo:sli_error:ratio_rate{w}" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")}
 SLOTH_META = {
@@ -82,7 +82,7 @@ def test_alert_thresholds_are_clean_products() -> None:
 
 
 def test_tier_defaults_disable_and_for(tmp_path: Path) -> None:
-    from obsctl.rules.thresholds import TierDefaults
+    from obsctl.generate.rules.thresholds import TierDefaults
 
     slo = _slos()[0]
     opts = options(page=TierDefaults(enabled=False), ticket=TierDefaults.model_validate({"for": "15m"}))
@@ -155,7 +155,7 @@ def _promtool_check(tmp_path: Path, content: str) -> None:
 
 
 def test_every_period_and_option_gives_valid_rules(tmp_path: Path) -> None:
-    from obsctl.rules.yamlout import dump
+    from obsctl.generate.rules.yamlout import dump
 
     for period in ("30d", "28d", "7d"):
         opts = options(period=period, extra_labels={"env": "prod"}, min_request_rate=0.2)
@@ -165,7 +165,7 @@ def test_every_period_and_option_gives_valid_rules(tmp_path: Path) -> None:
 
 
 def test_raw_sli_and_disabled_page(tmp_path: Path) -> None:
-    from obsctl.rules.yamlout import dump
+    from obsctl.generate.rules.yamlout import dump
 
     spec = tmp_path / "raw.yaml"
     spec.write_text(RAW)

@@ -116,7 +116,7 @@ def test_openslo_missing_window_and_bad_target(tmp_path: Path) -> None:
 
 def test_obsctl_generate_writes_nothing_when_an_slo_is_invalid(tmp_path: Path) -> None:
     from obsctl.errors import ObsctlError
-    from obsctl.rules.generate import generate
+    from obsctl.generate.rules.generate import generate
 
     (tmp_path / "bad.yaml").write_text(GOOD.replace("objective: 99.9", "objective: 100"))
     with pytest.raises(ObsctlError) as exc:

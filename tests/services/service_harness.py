@@ -9,7 +9,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from obsctl import catalog
+import catalog
 
 
 def free_port() -> int:

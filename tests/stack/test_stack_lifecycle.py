@@ -1,4 +1,4 @@
-"""The whole runner (obsctl.stack.Stack and `obsctl up/down/status`), against a stand-in repository.
+"""The whole runner (obsctl.run.stack.Stack and `obsctl up/down/status`), against a stand-in repository.
 
 The stand-in has two tiny services (gateway, risk), a migration module and a seed module with the
 same entry points as the real ones, so these tests prove the runner's contract (environment,
@@ -21,10 +21,10 @@ import psycopg
 import pytest
 import requests
 
-from obsctl.stack import process
-from obsctl.stack.process import ProcessRecord
-from obsctl.stack.stack import Stack
-from obsctl.stack.wait import wait_until
+from obsctl.run.stack import process
+from obsctl.run.stack.process import ProcessRecord
+from obsctl.run.stack.stack import Stack
+from obsctl.run.stack.wait import wait_until
 
 FAKE_APP = """
 import os

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from obsctl.errors import ObsctlError
-from obsctl.stack.stack import Stack
-from obsctl.stack.wait import StackError
+from obsctl.run.stack.stack import Stack
+from obsctl.run.stack.wait import StackError
 
 
 def make_repo(root: Path, services: dict[str, str]) -> Path:

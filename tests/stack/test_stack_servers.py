@@ -12,10 +12,10 @@ import redis
 import requests
 from kafka import KafkaConsumer, KafkaProducer
 
-from obsctl.stack import process
-from obsctl.stack.process import ProcessRecord
-from obsctl.stack.wait import wait_until
-from obsctl.stack.webhook import Webhook
+from obsctl.run.stack import process
+from obsctl.run.stack.process import ProcessRecord
+from obsctl.run.stack.wait import wait_until
+from obsctl.run.stack.webhook import Webhook
 
 # The consumer settings docs/architecture.md ("tansu") recommends for a fast group join.
 FAST_GROUP_JOIN = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 200}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from obsctl.telemetry.otlp_sink import OtlpSink
+from obsctl.run.telemetry.otlp_sink import OtlpSink
 from tests.telemetry.stack_harness import TelemetryStack
 
 

@@ -21,8 +21,8 @@ import requests
 
 from apps.account.seed import open_account
 from apps.gateway.signing import sign
-from obsctl.stack.caller_env import overridden
-from obsctl.stack.stack import Stack
+from obsctl.run.stack.caller_env import overridden
+from obsctl.run.stack.stack import Stack
 
 CURRENCY = "EUR"
 

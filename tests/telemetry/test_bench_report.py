@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 
-from obsctl.load.run import LoadResult
-from obsctl.telemetry import bench
+from obsctl.run.load.run import LoadResult
+from obsctl.run.telemetry import bench
 
 
 def measured(config: bench.Config, rps: float, p99_ms: float, rss_mb: int) -> bench.Measured:

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from obsctl.stack.wait import free_port
+from obsctl.run.stack.wait import free_port
 from tests.telemetry.conftest import state_dir
 from tests.telemetry.stack_harness import TelemetryStack
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from obsctl.telemetry.otlp_sink import OtlpSink, Span
+from obsctl.run.telemetry.otlp_sink import OtlpSink, Span
 from tests.telemetry.stack_harness import TelemetryStack
 from tests.telemetry.traces import (
     assert_well_linked,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from obsctl.telemetry import hop
+from obsctl.run.telemetry import hop
 
 
 def test_the_probe_runs_in_each_configuration_and_reports_cpu_per_request() -> None:

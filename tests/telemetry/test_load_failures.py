@@ -1,6 +1,6 @@
 """A failed answer is counted under its status and the API's error code, so the bench can say why."""
 
-from obsctl.load.failures import failure_text
+from obsctl.run.load.failures import failure_text
 
 
 def test_a_json_error_is_named_by_its_code() -> None:

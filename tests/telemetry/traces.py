@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from obsctl.telemetry.otlp_sink import OtlpSink, Span
+from obsctl.run.telemetry.otlp_sink import OtlpSink, Span
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:

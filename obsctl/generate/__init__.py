@@ -1,0 +1,1 @@
+"""The generate half of obsctl: every artifact rendered from observability/, and its static checks."""

@@ -1,0 +1,258 @@
+"""Build the collector configuration of each environment from the source of truth.
+
+Each builder returns the config as a plain dict (what `otelcol --config` reads); `dump` turns it into
+the committed YAML with the generated-file header. Component names are those of the pinned release
+(snake_case where the release renamed them: k8s_attributes, resource_detection, span_metrics,
+otlp_grpc, otlp_http); docs/collector.md explains every choice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from obsctl import paths
+from obsctl.generate.collector import redaction
+from obsctl.generate.collector.source import CollectorSource, Export
+
+# Span-metric histogram buckets (seconds unit); the latency SLO's threshold is always added so the
+# span-derived histogram can answer the same question as the SLO.
+SPAN_METRIC_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+
+# Names the catalog's external_components otel-collector entries expect (see docs/collector.md).
+SPAN_METRICS_NAMESPACE = "traces.span.metrics"
+
+
+def _duration(ms: int) -> str:
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
+def _push_exporter_common(export: Export) -> dict[str, Any]:
+    """Retries, a bounded queue and batching in the queue: every push exporter gets the same."""
+    return {
+        "timeout": export.timeout,
+        "retry_on_failure": {
+            "enabled": True,
+            "initial_interval": "1s",
+            "max_interval": "30s",
+            "max_elapsed_time": export.retry_max_elapsed_time,
+        },
+        "sending_queue": {
+            "enabled": True,
+            "num_consumers": export.num_consumers,
+            "queue_size": export.queue_size,
+            "sizer": "requests",
+            "batch": {
+                "flush_timeout": export.batch_flush_timeout,
+                "sizer": "items",
+                "min_size": export.batch_max_items // 4,
+                "max_size": export.batch_max_items,
+            },
+        },
+    }
+
+
+def _otlp_receiver(host: str, source: CollectorSource) -> dict[str, Any]:
+    ports = source.file.ports
+    return {
+        "protocols": {
+            "grpc": {"endpoint": f"{host}:{ports.otlp_grpc}"},
+            "http": {"endpoint": f"{host}:{ports.otlp_http}"},
+        }
+    }
+
+
+def _span_metrics(source: CollectorSource) -> dict[str, Any]:
+    buckets = sorted({*SPAN_METRIC_BUCKETS_MS, source.latency_threshold_ms})
+    return {
+        "namespace": SPAN_METRICS_NAMESPACE,
+        "histogram": {"unit": "s", "explicit": {"buckets": [_duration(b) for b in buckets]}},
+        # Cumulative, because the prometheus exporter serves cumulative series.
+        "aggregation_temporality": "AGGREGATION_TEMPORALITY_CUMULATIVE",
+        "metrics_flush_interval": "15s",
+        "metrics_expiration": "5m",
+        "exemplars": {"enabled": True},
+    }
+
+
+def _prometheus_exporter(host: str, source: CollectorSource) -> dict[str, Any]:
+    return {
+        "endpoint": f"{host}:{source.file.ports.span_metrics}",
+        "metric_expiration": "5m",
+        "enable_open_metrics": True,
+        "resource_to_telemetry_conversion": {"enabled": False},
+    }
+
+
+def _telemetry(host: str, source: CollectorSource) -> dict[str, Any]:
+    return {
+        "logs": {"level": "info", "encoding": "json"},
+        "metrics": {
+            "level": "detailed",
+            "readers": [
+                {"pull": {"exporter": {"prometheus": {"host": host, "port": source.file.ports.self_metrics}}}}
+            ],
+        },
+    }
+
+
+def local(source: CollectorSource) -> dict[str, Any]:
+    env = source.file.environments.local
+    host = env.listen_host
+    intake = ["memory_limiter", "resource_detection", "transform/redact"]
+    return {
+        "extensions": {"health_check": {"endpoint": f"{host}:{source.file.ports.health_check}"}},
+        "receivers": {"otlp": _otlp_receiver(host, source)},
+        "processors": {
+            "memory_limiter": {"check_interval": "1s", **env.memory.model_dump()},
+            "resource_detection": {"detectors": ["env", "system"], "override": False, "timeout": "2s"},
+            "transform/redact": redaction.transform_processor(source.file.redaction),
+        },
+        "connectors": {"span_metrics": _span_metrics(source)},
+        "exporters": {
+            "otlp_http/backend": {
+                "endpoint": env.backend_endpoint,
+                **_push_exporter_common(source.file.export),
+            },
+            "prometheus": _prometheus_exporter(host, source),
+        },
+        "service": {
+            "extensions": ["health_check"],
+            "telemetry": _telemetry(host, source),
+            "pipelines": {
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": intake,
+                    "exporters": ["span_metrics", "otlp_http/backend"],
+                },
+                "metrics/spans": {
+                    "receivers": ["span_metrics"],
+                    "processors": ["memory_limiter"],
+                    "exporters": ["prometheus"],
+                },
+                "logs": {"receivers": ["otlp"], "processors": intake, "exporters": ["otlp_http/backend"]},
+            },
+        },
+    }
+
+
+def _k8s_attributes() -> dict[str, Any]:
+    return {
+        "auth_type": "serviceAccount",
+        "passthrough": False,
+        "extract": {
+            "metadata": [
+                "k8s.namespace.name",
+                "k8s.pod.name",
+                "k8s.pod.uid",
+                "k8s.deployment.name",
+                "k8s.node.name",
+            ]
+        },
+        # The SDK's own resource attributes first, then the connection's source IP (the pod).
+        "pod_association": [
+            {"sources": [{"from": "resource_attribute", "name": "k8s.pod.ip"}]},
+            {"sources": [{"from": "resource_attribute", "name": "k8s.pod.uid"}]},
+            {"sources": [{"from": "connection"}]},
+        ],
+    }
+
+
+def _tail_sampling(source: CollectorSource) -> dict[str, Any]:
+    ts = source.file.tail_sampling
+    return {
+        "decision_wait": ts.decision_wait,
+        "num_traces": ts.num_traces,
+        "expected_new_traces_per_sec": ts.expected_new_traces_per_sec,
+        # A trace is kept when any policy says so.
+        "policies": [
+            {"name": "keep-errors", "type": "status_code", "status_code": {"status_codes": ["ERROR"]}},
+            {
+                "name": "keep-slower-than-payment-latency-slo",
+                "type": "latency",
+                "latency": {"threshold_ms": source.latency_threshold_ms},
+            },
+            {
+                "name": "keep-probabilistic-share",
+                "type": "probabilistic",
+                "probabilistic": {"sampling_percentage": source.probabilistic_share_percent},
+            },
+        ],
+    }
+
+
+def kubernetes(source: CollectorSource) -> dict[str, Any]:
+    env = source.file.environments.kubernetes
+    host = env.listen_host
+    intake = ["memory_limiter", "k8s_attributes", "resource_detection", "transform/redact"]
+    common = _push_exporter_common(source.file.export)
+    return {
+        "extensions": {"health_check": {"endpoint": f"{host}:{source.file.ports.health_check}"}},
+        "receivers": {"otlp": _otlp_receiver(host, source)},
+        "processors": {
+            "memory_limiter": {"check_interval": "1s", **env.memory.model_dump()},
+            "k8s_attributes": _k8s_attributes(),
+            "resource_detection": {"detectors": ["env", "system"], "override": False, "timeout": "2s"},
+            "transform/redact": redaction.transform_processor(source.file.redaction),
+            "tail_sampling": _tail_sampling(source),
+        },
+        "connectors": {"span_metrics": _span_metrics(source), "forward/sampling": {}},
+        "exporters": {
+            "otlp_grpc/jaeger": {"endpoint": env.jaeger_endpoint, "tls": {"insecure": True}, **common},
+            "otlp_http/logs": {"endpoint": env.logs_endpoint, **common},
+            "prometheus": _prometheus_exporter(host, source),
+        },
+        "service": {
+            "extensions": ["health_check"],
+            "telemetry": _telemetry(host, source),
+            "pipelines": {
+                # Every span, enriched and redacted, feeds the span metrics and then the sampler.
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": intake,
+                    "exporters": ["span_metrics", "forward/sampling"],
+                },
+                "traces/sampled": {
+                    "receivers": ["forward/sampling"],
+                    "processors": ["memory_limiter", "tail_sampling"],
+                    "exporters": ["otlp_grpc/jaeger"],
+                },
+                "metrics/spans": {
+                    "receivers": ["span_metrics"],
+                    "processors": ["memory_limiter"],
+                    "exporters": ["prometheus"],
+                },
+                "logs": {"receivers": ["otlp"], "processors": intake, "exporters": ["otlp_http/logs"]},
+            },
+        },
+    }
+
+
+ENVIRONMENTS = {"local": local, "kubernetes": kubernetes}
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    """Write shared sub-configs out in full: a reader should not chase &id001 anchors."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump(config: dict[str, Any], environment: str, source: CollectorSource) -> str:
+    header = (
+        f"# {paths.GENERATED_HEADER}\n"
+        f"# OpenTelemetry Collector ({environment}) for "
+        f"opentelemetry-collector-contrib {source.file.release}.\n"
+        "# Sources: observability/collector.yaml, the payment-latency SLO (slos/gateway.yaml) and\n"
+        "# thresholds.yaml tracing.probabilistic_share_percent. Pipelines explained in docs/collector.md.\n"
+    )
+    body = yaml.dump(
+        config,
+        Dumper=_NoAliasDumper,
+        sort_keys=False,
+        width=10_000,
+        allow_unicode=True,
+        default_flow_style=False,
+    )
+    return header + body

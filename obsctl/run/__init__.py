@@ -1,0 +1,1 @@
+"""The run half of obsctl: the local stack, load, faults, the demo and the benchmarks."""

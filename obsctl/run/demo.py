@@ -1,0 +1,345 @@
+"""`make demo`: the whole loop on one machine, shown as it goes.
+
+Generate every artifact, start the stack (PostgreSQL, Redis, tansu, the six services, Prometheus
+with the generated rules, Alertmanager with the generated routing and a local webhook), drive
+signed traffic, turn the provider's errors on until the payment-availability SLO pages, turn them
+off and watch the burn rate fall, then summarise from Prometheus and Alertmanager's webhook.
+
+The page's conditions are read from the generated rule (obsctl.run.slo_timing), and the summary puts
+the measured detection and resolution times next to what the SLO math predicts for them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from obsctl import paths
+from obsctl.errors import ObsctlError
+from obsctl.generate import artifacts
+from obsctl.run import faults, notifications, slo_timing
+from obsctl.run.load.run import LoadProcess, LoadResult
+from obsctl.run.prometheus_api import PrometheusAPI
+from obsctl.run.stack.stack import Stack
+
+PAGE_ALERT = "PaymentAvailabilityBudgetBurn"
+PAGE_LABELS = {"severity": "critical"}
+SLO_ID = "gateway-payment-availability"
+FAULT = "channel-errors"
+FIRE_TIMEOUT_S = 300
+# Beyond the predicted resolution time: Prometheus' lag and Alertmanager's group_interval.
+RESOLVE_MARGIN_S = 120
+
+
+@dataclass
+class Timeline:
+    started: float = field(default_factory=time.time)
+    events: list[tuple[float, str]] = field(default_factory=list)
+
+    def mark(self, what: str) -> float:
+        now = time.time()
+        self.events.append((now, what))
+        return now
+
+
+@dataclass
+class Measured:
+    """Seconds, as measured; None when the step did not happen."""
+
+    healthy_s: float = 0.0
+    fired_s: float | None = None
+    notified_s: float | None = None
+    fault_s: float | None = None
+    resolved_s: float | None = None
+    resolved_notified_s: float | None = None
+
+
+class Demo:
+    def __init__(self, console: Console, stack: Stack, prom: PrometheusAPI):
+        self.console = console
+        self.stack = stack
+        self.prom = prom
+        self.timeline = Timeline()
+        self.measured = Measured()
+        # The page's windows and thresholds, as generated (alerts/rules).
+        self.conditions = slo_timing.page_conditions(PAGE_ALERT, PAGE_LABELS["severity"])
+
+    # -- what Prometheus says ------------------------------------------------------------------
+
+    def budget(self) -> float:
+        objective = self.prom.scalar(f'max(slo:objective:ratio{{sloth_id="{SLO_ID}"}})')
+        if objective is None:
+            raise ObsctlError(f"Prometheus has no slo:objective:ratio for {SLO_ID}: are the rules loaded?")
+        return 1 - objective
+
+    def burn(self, window: str) -> float | None:
+        ratio = self.prom.scalar(f'max(slo:sli_error:ratio_rate{window}{{sloth_id="{SLO_ID}"}})')
+        return None if ratio is None else ratio / self.budget()
+
+    def burn_line(self) -> str:
+        parts = []
+        for window in ("5m", "1h", "30m"):
+            value = self.burn(window)
+            parts.append(f"{window} {'-' if value is None else f'{value:.1f}x'}")
+        return "burn rate " + ", ".join(parts)
+
+    def paging(self) -> bool:
+        return bool(self.prom.firing(PAGE_ALERT, **PAGE_LABELS))
+
+    # -- waiting, with progress ------------------------------------------------------------------
+
+    def wait_for(self, what: str, check: Callable[[], bool], timeout_s: float) -> float | None:
+        """Poll `check` every 2 s, the burn rates on the status line; seconds taken, None on timeout."""
+        began = time.time()
+        with self.console.status(what) as status:
+            while time.time() - began < timeout_s:
+                if check():
+                    return time.time() - began
+                status.update(f"{what} ({time.time() - began:.0f}s; {self.burn_line()})")
+                time.sleep(2)
+        return None
+
+    def notified(self, status: str, since: float) -> notifications.Notification | None:
+        log = Path(self.stack.env()["ALERTS_LOG"])
+        return notifications.first(log, PAGE_ALERT, status, since=since, **PAGE_LABELS)
+
+
+def run(
+    *,
+    keep: bool = True,
+    rate: float = 20.0,
+    warmup_s: int = 60,
+    console: Console | None = None,
+) -> int:
+    if console is None:
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console.width = 120  # piped to a file or CI log: keep the tables' columns readable
+    console.rule("[bold]payment observability demo")
+    steps = 7
+
+    console.print(f"[bold]1/{steps}[/] generating every artifact from observability/")
+    generation = artifacts.render()
+    changed = artifacts.write(generation)
+    console.print(f"     {len(generation.files)} files ({len(changed)} changed)")
+
+    console.print(f"[bold]2/{steps}[/] starting the local stack")
+    stack = Stack(reporter=_RichReporter(console))
+    env = stack.up()
+    demo = Demo(console, stack, PrometheusAPI(env["PROMETHEUS_URL"]))
+    demo.prom.wait_until_serving()
+    faults.clear(stack)  # a previous run may have left a fault on
+    if demo.paging():
+        console.print(
+            f"[yellow]     {PAGE_ALERT} is already paging from an earlier fault; "
+            "`make down` first for a clean run (the SLO windows remember it).[/]"
+        )
+
+    users = max(1, round(rate / 2))
+    load = LoadProcess(env, users=users, user_rate=rate / users, duration_s=3600)
+    result: LoadResult | None = None
+    exit_code = 0
+    try:
+        exit_code = _loop(demo, rate, warmup_s, steps)
+    finally:
+        try:
+            result = load.stop()
+        finally:
+            faults.clear(stack)
+
+    console.print(f"[bold]{steps}/{steps}[/] summary")
+    _summary(demo, result)
+    if keep:
+        console.print(
+            "\nThe stack keeps running for exploration: "
+            f"Prometheus {env['PROMETHEUS_URL']} (Alerts, Graph), Alertmanager {env['ALERTMANAGER_URL']}, "
+            f"gateway {env['GATEWAY_URL']}; notifications in {env['ALERTS_LOG']}; variables in "
+            f"{stack.env_file}. More traffic: [bold]obsctl load[/]; faults: [bold]obsctl fault list[/]. "
+            "Stop it with [bold]make down[/]."
+        )
+    else:
+        stack.down()
+        console.print("\nThe stack is stopped.")
+    return exit_code
+
+
+def _loop(demo: Demo, rate: float, warmup_s: int, steps: int) -> int:
+    console, stack, measured = demo.console, demo.stack, demo.measured
+    console.print(f"[bold]3/{steps}[/] healthy traffic at {rate:g} req/s for {warmup_s}s")
+    began = time.time()
+    demo.wait_for("healthy traffic", lambda: time.time() - began >= warmup_s, warmup_s + 5)
+    measured.healthy_s = time.time() - began
+    console.print(f"     {demo.burn_line()}")
+
+    console.print(f"[bold]4/{steps}[/] fault: {FAULT} on (the provider fails every charge)")
+    console.print("     " + faults.set_fault(stack, FAULT, "on"))
+    fault_on = demo.timeline.mark(f"{FAULT} on")
+    measured.fired_s = demo.wait_for(f"waiting for {PAGE_ALERT} to page", demo.paging, FIRE_TIMEOUT_S)
+    if measured.fired_s is None:
+        console.print(f"[red]     the page did not fire within {FIRE_TIMEOUT_S}s[/]")
+        faults.set_fault(stack, FAULT, "off")
+        return 1
+    demo.timeline.mark(f"{PAGE_ALERT} firing in Prometheus")
+    console.print(f"     [red]PAGE[/] {PAGE_ALERT} firing {measured.fired_s:.0f}s after the fault")
+    console.print(f"     {demo.burn_line()}")
+    note = None
+    if demo.wait_for(
+        "waiting for Alertmanager's webhook", lambda: bool(demo.notified("firing", fault_on)), 120
+    ):
+        note = demo.notified("firing", fault_on)
+    if note is not None:
+        measured.notified_s = note.received_at - fault_on
+        demo.timeline.mark("page notification at the webhook")
+        console.print(
+            f"     Alertmanager delivered it to receiver {note.receiver_path.strip('/')} "
+            f"{measured.notified_s:.0f}s after the fault"
+        )
+
+    console.print(f"[bold]5/{steps}[/] fault: {FAULT} off; waiting for the page to resolve")
+    console.print("     " + faults.set_fault(stack, FAULT, "off"))
+    fault_off = demo.timeline.mark(f"{FAULT} off")
+    measured.fault_s = fault_off - fault_on
+    predicted = slo_timing.seconds_to_resolve(demo.conditions, 1.0, measured.healthy_s, measured.fault_s)
+    if predicted is not None:
+        console.print(f"     the SLO math expects it about {predicted:.0f}s after recovery")
+    timeout = (predicted or 600) + RESOLVE_MARGIN_S
+    resolved = demo.wait_for("waiting for the page to resolve", lambda: not demo.paging(), timeout)
+    if resolved is None:
+        console.print(f"[red]     the page did not resolve within {timeout:.0f}s[/]")
+        return 1
+    measured.resolved_s = time.time() - fault_off
+    demo.timeline.mark(f"{PAGE_ALERT} resolved in Prometheus")
+    console.print(f"     [green]resolved[/] in Prometheus {measured.resolved_s:.0f}s after recovery")
+
+    console.print(f"[bold]6/{steps}[/] waiting for Alertmanager's resolved notification")
+    if demo.wait_for(
+        "waiting for the resolved notification", lambda: bool(demo.notified("resolved", fault_off)), 120
+    ):
+        note = demo.notified("resolved", fault_off)
+        if note is not None:
+            measured.resolved_notified_s = note.received_at - fault_off
+            demo.timeline.mark("resolved notification at the webhook")
+            console.print(f"     delivered {measured.resolved_notified_s:.0f}s after recovery")
+    else:
+        console.print("[red]     no resolved notification within 120s[/]")
+        return 1
+    return 0
+
+
+def _summary(demo: Demo, load: LoadResult | None) -> None:
+    console, prom = demo.console, demo.prom
+    payments = prom.scalar("sum(payments_total)") or 0
+    succeeded = prom.scalar('sum(payments_total{status="succeeded"})') or 0
+    share = succeeded / payments if payments else 0.0
+    line = f"payments recorded: {payments:.0f}, succeeded {succeeded:.0f} ({share:.1%})"
+    if load is not None:
+        line += f"; load generator: {load.requests} requests, {load.error_rate:.1%} answered with an error"
+    console.print(line)
+
+    table = Table(title="SLOs (from Prometheus)")
+    for column in ("service", "SLO", "objective", "burn rate 5m", "burn rate 1h", "budget left (30d)"):
+        table.add_column(column)
+    objectives = {_key(r): r for r in prom.query("slo:objective:ratio")}
+    budget = {_key(r): 1 - float(r["value"][1]) for r in objectives.values()}
+    ratio5m = {_key(r): r for r in prom.query("slo:sli_error:ratio_rate5m")}
+    ratio1h = {_key(r): r for r in prom.query("slo:sli_error:ratio_rate1h")}
+    remaining = {_key(r): r for r in prom.query("slo:period_error_budget_remaining:ratio")}
+    for key in sorted(objectives):
+        table.add_row(
+            key[0],
+            key[1],
+            f"{float(objectives[key]['value'][1]):.4%}".rstrip("0").rstrip("."),
+            _burn(ratio5m.get(key), budget[key]),
+            _burn(ratio1h.get(key), budget[key]),
+            _fmt(remaining.get(key), "{:.1%}"),
+        )
+    console.print(table)
+
+    alerts = Table(title="Alertmanager notifications (local webhook)")
+    for column in ("received", "alert", "severity", "status", "receiver"):
+        alerts.add_column(column)
+    seen: set[tuple[str, ...]] = set()
+    log = Path(demo.stack.env().get("ALERTS_LOG", demo.stack.state_dir / "alerts.jsonl"))
+    for note in notifications.read(log):
+        note_key = (note.alertname, note.labels.get("severity", ""), note.status, note.starts_at)
+        if note.received_at < demo.timeline.started or note_key in seen:
+            continue
+        seen.add(note_key)
+        alerts.add_row(
+            time.strftime("%H:%M:%S", time.localtime(note.received_at)),
+            note.alertname,
+            note.labels.get("severity", ""),
+            note.status,
+            note.receiver_path.strip("/"),
+        )
+    console.print(alerts)
+    _times(demo)
+    console.print(
+        "generated files: "
+        + ", ".join(str(p.relative_to(paths.REPO)) for p in _generated_roots() if p.exists())
+    )
+
+
+def _times(demo: Demo) -> None:
+    m = demo.measured
+    table = Table(title="Measured against the SLO math (100% errors)")
+    for column in ("step", "measured", "SLO math (before Prometheus' lag)"):
+        table.add_column(column)
+
+    def fmt(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f}s"
+
+    fire = slo_timing.seconds_to_fire(demo.conditions, 1.0, m.healthy_s)
+    resolve = (
+        slo_timing.seconds_to_resolve(demo.conditions, 1.0, m.healthy_s, m.fault_s) if m.fault_s else None
+    )
+    table.add_row("page fires in Prometheus after the fault", fmt(m.fired_s), f"{fire or 0:.1f}s")
+    table.add_row("page notification at the webhook", fmt(m.notified_s), "+ group_wait (5s)")
+    table.add_row("page resolves in Prometheus after recovery", fmt(m.resolved_s), fmt(resolve))
+    table.add_row(
+        "resolved notification at the webhook", fmt(m.resolved_notified_s), "+ group_interval (30s)"
+    )
+    demo.console.print(table)
+    start = demo.timeline.started
+    demo.console.print(
+        "timeline: " + "; ".join(f"{what} at +{at - start:.0f}s" for at, what in demo.timeline.events)
+    )
+
+
+def _generated_roots() -> list[Path]:
+    return [paths.ALERTS, paths.DASHBOARDS / "generated", paths.COLLECTOR, paths.HELM / "examples"]
+
+
+def _key(series: dict[str, Any]) -> tuple[str, str]:
+    labels = series["metric"]
+    return str(labels.get("sloth_service", "")), str(labels.get("sloth_slo", ""))
+
+
+def _burn(series: dict[str, Any] | None, budget: float) -> str:
+    if not series or not budget:
+        return "-"
+    return f"{float(series['value'][1]) / budget:.2f}x"
+
+
+def _fmt(series: dict[str, Any] | None, pattern: str) -> str:
+    if not series:
+        return "-"
+    return pattern.format(float(series["value"][1]))
+
+
+class _RichReporter:
+    def __init__(self, console: Console):
+        self.console = console
+
+    def step(self, message: str) -> None:
+        self.console.print(f"     {message}")
+
+    def component(self, name: str, url: str, seconds: float | None, kept: bool) -> None:
+        took = "already running" if kept else f"ready in {seconds or 0:.1f}s"
+        self.console.print(f"     [green]✓[/] {name:14} {url}  ({took})")

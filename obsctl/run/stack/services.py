@@ -1,0 +1,144 @@
+"""The six reference services, each as `opentelemetry-instrument gunicorn ...` on a free port.
+
+Only services whose package exists (apps/<name>/app.py) are started, so the stack runs while the
+services are still being written. The environment follows docs/architecture.md ("Service
+environment"); OTEL_* variables come from the caller's environment over local defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import requests
+
+from apps.common.config import DEFAULT_BUDGET_MS
+from obsctl import paths
+from obsctl.run.stack import process
+from obsctl.run.stack.process import ProcessRecord
+from obsctl.run.stack.server import Server
+
+# Start order: callees before callers (their readiness may include their callees').
+SERVICES = ("account", "risk", "channel", "notification", "payment", "gateway")
+INTERNAL = ("payment", "account", "risk", "channel", "notification")
+
+# Each hop's own deadline comes from the services' own table (the seed's tiered timeouts).
+REQUEST_BUDGET_MS = DEFAULT_BUDGET_MS
+
+# Local defaults; any OTEL_* variable in the caller's environment wins. The exporter timeouts match
+# the chart's: an unreachable collector must neither stall requests nor outlast gunicorn's graceful
+# shutdown (the Python OTLP/HTTP exporter reads OTEL_EXPORTER_OTLP_TIMEOUT in seconds; the batch
+# processors' timeouts are milliseconds).
+OTEL_DEFAULTS = {
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    "OTEL_EXPORTER_OTLP_TIMEOUT": "2",
+    "OTEL_BSP_EXPORT_TIMEOUT": "2000",
+    "OTEL_BLRP_EXPORT_TIMEOUT": "2000",
+    "OTEL_BSP_SCHEDULE_DELAY": "500",
+    # One export batch holds the whole queue: at shutdown the SDK sends what is queued batch by
+    # batch, each attempt bounded by the exporter timeout, so four 512-span batches to a dead
+    # collector would take 4 x 2 s for spans plus as much for logs, beyond the graceful timeout.
+    "OTEL_BSP_MAX_QUEUE_SIZE": "2048",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2048",
+    "OTEL_BLRP_MAX_QUEUE_SIZE": "2048",
+    "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "2048",
+    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+    "OTEL_TRACES_SAMPLER_ARG": "1.0",
+    "OTEL_TRACES_EXPORTER": "otlp",
+    "OTEL_LOGS_EXPORTER": "otlp",
+    "OTEL_METRICS_EXPORTER": "none",
+    "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION": "true",
+    # Probes and scrapes are not traffic: no trace for each of them.
+    "OTEL_PYTHON_FLASK_EXCLUDED_URLS": "healthz,readyz,metrics",
+    "OTEL_PROPAGATORS": "tracecontext,baggage",
+}
+
+# Services that must run as one process: notification (one consumer per process; more would only
+# rebalance the group) and channel (the provider simulator keeps its state in memory).
+SINGLE_PROCESS = ("notification", "channel")
+
+
+def available_services(repo: Path | None = None) -> list[str]:
+    """The services whose package exists, in start order."""
+    apps = (repo or paths.REPO) / "apps"
+    return [name for name in SERVICES if (apps / name / "app.py").is_file()]
+
+
+def venv_bin(repo: Path | None = None) -> Path:
+    """The virtualenv's bin directory: the repository's .venv, else the running interpreter's."""
+    candidate = (repo or paths.REPO) / ".venv" / "bin"
+    if (candidate / "gunicorn").exists():
+        return candidate
+    return Path(sys.executable).parent
+
+
+def url_variable(service: str) -> str:
+    return f"{service.upper()}_URL"
+
+
+def service_environment(
+    name: str, *, stack_env: dict[str, str], multiproc_dir: Path, caller_env: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The full environment of one service process."""
+    caller = dict(os.environ if caller_env is None else caller_env)
+    env = {k: v for k, v in caller.items() if not k.startswith("OTEL_")}
+    env.update(OTEL_DEFAULTS)
+    env.update({k: v for k, v in caller.items() if k.startswith("OTEL_")})
+    env.update(stack_env)
+    env.update(
+        {
+            "SERVICE_NAME": name,
+            "OTEL_SERVICE_NAME": name,
+            "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir),
+            "REQUEST_BUDGET_MS": str(REQUEST_BUDGET_MS[name]),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if name in SINGLE_PROCESS:
+        env["WEB_CONCURRENCY"] = "1"
+    return env
+
+
+class Service(Server):
+    start_timeout = 90.0
+    # gunicorn's graceful timeout (30 s by default) bounds a clean stop; a little more before SIGKILL.
+    stop_timeout = 35.0
+
+    def __init__(
+        self,
+        state_dir: Path | str,
+        name: str,
+        *,
+        stack_env: dict[str, str] | None = None,
+        repo: Path | None = None,
+        instrumented: bool = True,
+    ) -> None:
+        super().__init__(state_dir, name=name)
+        self.repo = repo or paths.REPO
+        self.stack_env = dict(stack_env or {})
+        # False runs plain gunicorn (no opentelemetry-instrument): the benchmark's baseline.
+        self.instrumented = instrumented
+
+    def launch(self, port: int) -> ProcessRecord:
+        multiproc = self.data_dir / "prometheus-multiproc"
+        # prometheus-client's multiprocess files from an earlier run would be summed in: start empty.
+        shutil.rmtree(multiproc, ignore_errors=True)
+        multiproc.mkdir(parents=True)
+        bin_dir = venv_bin(self.repo)
+        argv = [str(bin_dir / "opentelemetry-instrument")] if self.instrumented else []
+        argv.append(str(bin_dir / "gunicorn"))
+        conf = self.repo / "apps" / "common" / "gunicorn_conf.py"
+        if conf.is_file():
+            argv += ["-c", str(conf)]
+        argv += [f"apps.{self.name}.app:create_app()", "--bind", f"127.0.0.1:{port}"]
+        env = service_environment(self.name, stack_env=self.stack_env, multiproc_dir=multiproc)
+        return process.spawn(self.name, argv, log=self.log_path, env=env, cwd=self.repo)
+
+    def env(self) -> dict[str, str]:
+        return {url_variable(self.name): self.url}
+
+    def ready(self) -> bool:
+        return requests.get(f"{self.url}/readyz", timeout=2).status_code == 200

@@ -1,0 +1,410 @@
+"""The whole local stack: which components exist, in what order they start, and what they export.
+
+One piece of code serves `obsctl up/down/status`, the demo and the test harness:
+
+    stack = Stack(".local")
+    stack.up(["postgres", "redis"])      # or None for everything; dependencies are added
+    stack.env()                          # {"DATABASE_URL": ..., "REDIS_URL": ..., ...}
+    stack.down()                         # stops exactly what is recorded under .local/run/
+
+`up` keeps components that already run (so running it twice is safe), and writes
+<state>/stack.env with every variable the running components export.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from obsctl import paths
+from obsctl.errors import ObsctlError
+from obsctl.run.stack import alerting
+from obsctl.run.stack.alertmanager import Alertmanager
+from obsctl.run.stack.postgres import Postgres
+from obsctl.run.stack.process import ProcessRecord
+from obsctl.run.stack.prometheus import Prometheus, render_config
+from obsctl.run.stack.redis import Redis
+from obsctl.run.stack.server import Server
+from obsctl.run.stack.services import SERVICES, Service, available_services, url_variable, venv_bin
+from obsctl.run.stack.tansu import Tansu
+from obsctl.run.stack.wait import StackError, free_port
+from obsctl.run.stack.webhook import Webhook
+
+INFRA = ("postgres", "redis", "tansu")
+OBSERVABILITY = ("webhook", "alertmanager", "prometheus")
+ALIASES = {"kafka": "tansu", "alerts-webhook": "webhook"}
+DATABASE = "payments"
+# What each component needs running first.
+NEEDS: dict[str, tuple[str, ...]] = {
+    **{name: INFRA for name in SERVICES},
+    "alertmanager": ("webhook",),
+}
+_SIMPLE: dict[str, type[Server]] = {
+    "postgres": Postgres,
+    "redis": Redis,
+    "tansu": Tansu,
+    "webhook": Webhook,
+    "alertmanager": Alertmanager,
+    "prometheus": Prometheus,
+}
+
+
+# Runs apps.seed.seed_demo(dsn) and prints its result as the last line of output.
+_SEED_SCRIPT = (
+    "import json, sys\n"
+    "from apps.seed import seed_demo\n"
+    "result = seed_demo(sys.argv[1])\n"
+    "print()\n"
+    "print(json.dumps(result, default=str))\n"
+)
+
+
+class Reporter(Protocol):
+    """Progress of `up`/`down`: the CLI prints it with rich; tests pass nothing."""
+
+    def step(self, message: str) -> None: ...
+
+    def component(self, name: str, url: str, seconds: float | None, kept: bool) -> None: ...
+
+
+class _Silent:
+    def step(self, message: str) -> None:
+        pass
+
+    def component(self, name: str, url: str, seconds: float | None, kept: bool) -> None:
+        pass
+
+
+@dataclass
+class Status:
+    name: str
+    running: bool
+    pid: int | None
+    url: str | None
+    log: str | None
+
+
+class Stack:
+    def __init__(
+        self,
+        state_dir: Path | str | None = None,
+        *,
+        repo: Path | None = None,
+        reporter: Reporter | None = None,
+        database: str = DATABASE,
+        instrumented: bool = True,
+        service_env: dict[str, str] | None = None,
+    ) -> None:
+        self.state_dir = Path(state_dir or paths.LOCAL).resolve()
+        # Extra variables for every service, over everything else (e.g. a test's own OTLP endpoint).
+        self.service_env = dict(service_env or {})
+        # False starts the services without opentelemetry-instrument (the benchmark's baseline).
+        self.instrumented = instrumented
+        self.repo = repo or paths.REPO
+        self.run_dir = self.state_dir / "run"
+        self.env_file = self.state_dir / "stack.env"
+        self.reporter: Reporter = reporter or _Silent()
+        self.database = database
+
+    # -- names -----------------------------------------------------------------------------------
+
+    def services(self) -> list[str]:
+        return available_services(self.repo)
+
+    def order(self) -> list[str]:
+        """Every component this checkout can run, in start order."""
+        return [*INFRA, *self.services(), *OBSERVABILITY]
+
+    def resolve(self, names: Iterable[str] | None) -> list[str]:
+        """Expand groups ("services", "infra", "all") and aliases, add dependencies, sort in start order."""
+        order = self.order()
+        if names is None:
+            return order
+        groups = {"all": order, "services": self.services(), "infra": list(INFRA)}
+        wanted: set[str] = set()
+        unknown = []
+        for raw in names:
+            name = ALIASES.get(raw.strip(), raw.strip())
+            if not name:
+                continue
+            if name in groups:
+                wanted.update(groups[name])
+            elif name in order:
+                wanted.add(name)
+            elif name in SERVICES:
+                unknown.append(f"{name} (apps/{name}/app.py does not exist yet)")
+            else:
+                unknown.append(name)
+        if unknown:
+            valid = ", ".join([*order, *groups, *ALIASES])
+            raise ObsctlError(f"unknown component(s): {', '.join(unknown)}; expected some of: {valid}")
+        for name in list(wanted):
+            wanted.update(NEEDS.get(name, ()))
+        return [name for name in order if name in wanted]
+
+    # -- attaching to components ---------------------------------------------------------------
+
+    def server(self, name: str) -> Server:
+        """The component `name`, attached to its running process when there is one."""
+        if name in SERVICES:
+            return Service(self.state_dir, name, repo=self.repo)
+        base = name.split("-", 1)[0]  # named instances the test fixtures start: prometheus-2, webhook-x
+        cls = _SIMPLE.get(base)
+        if cls is None:
+            raise ObsctlError(f"unknown component {name!r}; expected one of: {', '.join(self.order())}")
+        return cls(self.state_dir, name=name)
+
+    def recorded(self) -> list[str]:
+        """Names of every component with a pid record, in start order (unknown names last)."""
+        names = [p.stem for p in self.run_dir.glob("*.json") if p.stem != "ports"]
+        rank = {name: i for i, name in enumerate(self.order())}
+        return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
+
+    def running(self) -> dict[str, Server]:
+        found = {}
+        for name in self.recorded():
+            try:
+                server = self.server(name)
+            except ObsctlError:
+                continue
+            if server.running():
+                found[name] = server
+        return found
+
+    # -- up ------------------------------------------------------------------------------------
+
+    def up(self, components: Iterable[str] | None = None) -> dict[str, str]:
+        """Start the components (and what they need) unless they run; wait until ready; write stack.env."""
+        names = self.resolve(components)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        for name in (n for n in INFRA if n in names):
+            self._start(self.server(name))
+        if "postgres" in names:
+            postgres = self.server("postgres")
+            assert isinstance(postgres, Postgres)
+            postgres.ensure_database(self.database)  # DATABASE_URL in stack.env names it
+        services = [n for n in names if n in SERVICES]
+        if services:
+            self._start_services(services)
+        if "webhook" in names:
+            self._start(self.server("webhook"))
+        if "alertmanager" in names:
+            self._start_alertmanager()
+        if "prometheus" in names:
+            self._start_prometheus()
+        return self.write_env()
+
+    def _start(self, server: Server, port: int | None = None) -> None:
+        kept = not server.start(port)
+        self.reporter.component(server.name, server.url, server.ready_seconds, kept)
+
+    def _start_services(self, services: list[str]) -> None:
+        postgres = self.server("postgres")
+        assert isinstance(postgres, Postgres)
+        database_url = postgres.ensure_database(self.database)
+        self._migrate(database_url)
+        self._seed(postgres, database_url)
+        ports = self._service_ports()
+        stack_env = {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": self.server("redis").url,
+            "KAFKA_BOOTSTRAP": self.server("tansu").env()["KAFKA_BOOTSTRAP"],
+            **{url_variable(name): f"http://127.0.0.1:{port}" for name, port in ports.items()},
+            **self.service_env,
+        }
+        starting = [
+            Service(self.state_dir, name, stack_env=stack_env, repo=self.repo, instrumented=self.instrumented)
+            for name in services
+        ]
+        self.reporter.step(f"starting services: {', '.join(services)}")
+        # In parallel: each one mostly waits for its interpreter and gunicorn to come up.
+        with ThreadPoolExecutor(max_workers=len(starting)) as pool:
+            futures = {s.name: pool.submit(s.start, ports[s.name]) for s in starting}
+            errors = []
+            for service in starting:
+                try:
+                    kept = not futures[service.name].result()
+                except StackError as exc:
+                    errors.append(str(exc))
+                    continue
+                self.reporter.component(service.name, service.url, service.ready_seconds, kept)
+        if errors:
+            raise StackError("\n".join(errors))
+
+    def _service_ports(self) -> dict[str, int]:
+        """The port of every available service: its running port, its last port if free, else a new one."""
+        ports: dict[str, int] = {}
+        for name in self.services():
+            server = self.server(name)
+            port = server.port if server.running() else server._remembered_port()
+            while port is None or port in ports.values():
+                port = free_port()
+            ports[name] = port
+        return ports
+
+    def _migrate(self, database_url: str) -> None:
+        if not (self.repo / "apps" / "common" / "migrate.py").is_file():
+            return
+        self.reporter.step("applying migrations (apps.common.migrate)")
+        python = venv_bin(self.repo) / "python"
+        result = subprocess.run(
+            [str(python), "-m", "apps.common.migrate"],
+            cwd=self.repo,
+            env={**os.environ, "DATABASE_URL": database_url},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise StackError(
+                f"migrations failed (python -m apps.common.migrate):\n{result.stdout}{result.stderr}"
+            )
+
+    def _seed(self, postgres: Postgres, database_url: str) -> None:
+        """Seed demo data once per database; the result (credentials, user ids) is kept next to the data.
+
+        apps.seed.seed_demo runs in the virtualenv's interpreter in the repository, like the services.
+        """
+        seed_file = postgres.data_dir / "seed.json"
+        if seed_file.exists() or not _module_exists(self.repo, "apps.seed"):
+            return
+        self.reporter.step("seeding demo data (apps.seed.seed_demo)")
+        result = subprocess.run(
+            [str(venv_bin(self.repo) / "python"), "-c", _SEED_SCRIPT, database_url],
+            cwd=self.repo,
+            env={**os.environ, "DATABASE_URL": database_url},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        lines = result.stdout.strip().splitlines()
+        if result.returncode != 0 or not lines:
+            raise StackError(f"seeding failed (apps.seed.seed_demo):\n{result.stdout}{result.stderr}")
+        seed = json.loads(lines[-1])
+        seed_file.write_text(json.dumps(seed, indent=2) + "\n")
+
+    def _start_alertmanager(self) -> None:
+        webhook = self.server("webhook")
+        config = alerting.alertmanager_config(webhook.url)
+        server = Alertmanager(self.state_dir, config_text=config)
+        if server.running() and server.write_config():
+            server.reload()
+            self.reporter.step("alertmanager: config changed, reloaded")
+        self._start(server)
+
+    def _start_prometheus(self) -> None:
+        current = self.server("prometheus")
+        port = current.port if current.running() else current._remembered_port() or free_port()
+        services = {name: s.port for name, s in self.running().items() if name in SERVICES}
+        alertmanager = self.server("alertmanager")
+        config = render_config(
+            scrape_configs=alerting.scrape_configs(services, port),
+            rule_files=alerting.rule_files(),
+            alertmanager_url=alertmanager.url if alertmanager.running() else None,
+        )
+        server = Prometheus(self.state_dir, config_text=config)
+        if server.running():
+            # Reload even when the config is unchanged: the rule files may have been regenerated.
+            server.write_config()
+            server.reload()
+            self.reporter.step("prometheus: reloaded its config and rule files")
+        self._start(server, port)
+
+    # -- down, status, env ---------------------------------------------------------------------
+
+    def down(self, components: Iterable[str] | None = None) -> list[str]:
+        """Stop the given components (all recorded ones by default), callers first. Returns those stopped."""
+        names = self.recorded() if components is None else self._resolve_for_down(components)
+        # Everything above the infrastructure stops in parallel (a service's graceful shutdown takes
+        # seconds, mostly flushing telemetry); then the infrastructure, in reverse start order.
+        upper = [n for n in names if n not in INFRA]
+        stopped = []
+        if upper:
+            with ThreadPoolExecutor(max_workers=len(upper)) as pool:
+                results = dict(zip(upper, pool.map(lambda n: self.server(n).stop(), upper), strict=True))
+            stopped += [n for n in reversed(upper) if results[n]]
+        for name in reversed([n for n in names if n in INFRA]):
+            if self.server(name).stop():
+                stopped.append(name)
+        for name in stopped:
+            self.reporter.step(f"stopped {name}")
+        if self.running():
+            self.write_env()
+        else:
+            self.env_file.unlink(missing_ok=True)
+        return stopped
+
+    def _resolve_for_down(self, components: Iterable[str]) -> list[str]:
+        order = self.order()
+        groups = {"all": order, "services": self.services(), "infra": list(INFRA)}
+        names: set[str] = set()
+        for raw in components:
+            name = ALIASES.get(raw, raw)
+            names.update(groups.get(name, [name]))
+        return [n for n in self.recorded() if n in names]
+
+    def status(self) -> list[Status]:
+        rows = []
+        for name in dict.fromkeys([*self.order(), *self.recorded()]):
+            record = ProcessRecord.load(self.run_dir, name)
+            server = self.server(name)
+            alive = server.running()
+            rows.append(
+                Status(
+                    name=name,
+                    running=alive,
+                    pid=record.pid if record and alive else None,
+                    url=record.url if record and alive else None,
+                    log=record.log if record else None,
+                )
+            )
+        return rows
+
+    def env(self) -> dict[str, str]:
+        """Every variable the running components export, plus the demo credentials from the seed."""
+        running = self.running()
+        env: dict[str, str] = {"STACK_STATE_DIR": str(self.state_dir)}
+        for server in running.values():
+            env.update(server.env())
+        postgres = running.get("postgres")
+        if isinstance(postgres, Postgres):
+            env["DATABASE_URL"] = postgres.dsn_for(self.database)
+            env.update(_demo_variables(postgres.data_dir / "seed.json"))
+        return env
+
+    def write_env(self) -> dict[str, str]:
+        env = self.env()
+        lines = ["# Written by `obsctl up`: the running local stack. Source it: set -a; . .local/stack.env"]
+        lines += [f"{key}={shlex.quote(value)}" for key, value in sorted(env.items())]
+        self.env_file.parent.mkdir(parents=True, exist_ok=True)
+        self.env_file.write_text("\n".join(lines) + "\n")
+        return env
+
+
+def _demo_variables(seed_file: Path) -> dict[str, str]:
+    """DEMO_API_KEY, DEMO_API_SECRET, DEMO_USER_IDS (comma-separated), DEMO_CURRENCY, ... from the seed."""
+    try:
+        seed: dict[str, Any] = json.loads(seed_file.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    env = {}
+    for key, value in seed.items():
+        name = "DEMO_" + re.sub(r"\W+", "_", key).upper()
+        if isinstance(value, list | tuple):
+            env[name] = ",".join(str(v) for v in value)
+        elif isinstance(value, str | int | float):
+            env[name] = str(value)
+    return env
+
+
+def _module_exists(repo: Path, module: str) -> bool:
+    base = repo.joinpath(*module.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()

@@ -1,0 +1,156 @@
+"""What zero-code instrumentation costs one service hop, measured without the rest of the stack.
+
+`obsctl bench hop` runs the channel service's app in one process and sends it POST /v1/charges
+through Flask's test client (no network, no gunicorn, no other service competing for the CPUs),
+counting the process's CPU time per request. Three configurations, each in a fresh interpreter:
+
+    plain          python, no opentelemetry-instrument
+    unsampled      opentelemetry-instrument, parentbased_always_off: every wrapper runs, no span is kept
+    sampled        opentelemetry-instrument, parentbased_always_on: every span is kept and exported
+
+Traces and logs are exported over OTLP/HTTP to an OtlpSink process, with the same OTEL_*
+settings as the local stack. The configurations run in rotating order for several rounds and each
+reports its lowest figure: the cost of the code, with as little of the machine's other work as a
+shared machine allows. The difference between plain and unsampled is what every request pays for
+the instrumentation whether or not it is sampled, which bounds what a lower sampling rate saves.
+
+Run as a module (`python -m obsctl.run.telemetry.hop --requests N`) it is the probe itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from obsctl.run.stack.services import service_environment, venv_bin
+
+CONFIGS: dict[str, str | None] = {
+    "plain": None,
+    "unsampled": "parentbased_always_off",
+    "sampled": "parentbased_always_on",
+}
+_RESULT_PREFIX = "hop-cpu-us="
+
+
+@dataclass(frozen=True)
+class HopResult:
+    name: str
+    cpu_us: list[float]  # per request, one figure per round
+
+    @property
+    def best_us(self) -> float:
+        return min(self.cpu_us)
+
+
+def _probe(requests: int) -> float:
+    """CPU microseconds per POST /v1/charges through the channel app, in this process."""
+    from apps.channel.app import create_app
+
+    client = create_app().test_client()
+
+    def one() -> None:
+        body = {"payment_id": str(uuid.uuid4()), "amount": 100, "currency": "EUR", "channel": "card"}
+        answer = client.post("/v1/charges", json=body, headers={"X-Deadline-Ms": "3000"})
+        if answer.status_code != 200:
+            raise SystemExit(f"channel answered {answer.status_code}: {answer.get_data(as_text=True)}")
+
+    for _ in range(max(100, requests // 10)):  # warm-up: imports, first-call caches
+        one()
+    started = time.process_time()
+    for _ in range(requests):
+        one()
+    return (time.process_time() - started) / requests * 1e6
+
+
+def _environment(sampler: str | None, endpoint: str, multiproc_dir: str) -> dict[str, str]:
+    """The channel service's environment as the local stack builds it, without the caller's OTEL_*
+    (the configurations differ by the sampler alone); plain runs ignore the OTEL_* in it."""
+    caller = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    settings = {
+        "CHANNEL_LATENCY_MS": "0",  # the simulated provider's delay is sleep, not CPU
+        "CHANNEL_DECLINE_RATE": "0",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+    }
+    if sampler is not None:
+        settings["OTEL_TRACES_SAMPLER"] = sampler
+    env = service_environment(
+        "channel", stack_env=settings, multiproc_dir=Path(multiproc_dir), caller_env=caller
+    )
+    env.pop("OTEL_TRACES_SAMPLER_ARG", None)
+    return env
+
+
+def _run_probe(sampler: str | None, requests: int, endpoint: str) -> float:
+    bin_dir = venv_bin()
+    argv = [str(bin_dir / "opentelemetry-instrument")] if sampler is not None else []
+    argv += [sys.executable, "-m", "obsctl.run.telemetry.hop", "--requests", str(requests)]
+    with tempfile.TemporaryDirectory(prefix="obsctl-hop-") as multiproc:
+        done = subprocess.run(
+            argv, env=_environment(sampler, endpoint, multiproc), capture_output=True, text=True, timeout=600
+        )
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith(_RESULT_PREFIX):
+            return float(line[len(_RESULT_PREFIX) :])
+    raise RuntimeError(f"the hop probe failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
+
+
+def run(*, requests: int, rounds: int, progress: Callable[[str], None]) -> list[HopResult]:
+    from obsctl.run.telemetry.bench import SinkProcess, rotated
+
+    names = list(CONFIGS)
+    figures: dict[str, list[float]] = {name: [] for name in names}
+    sink = SinkProcess()
+    try:
+        for number in range(rounds):
+            for name in rotated(names, number):
+                progress(f"round {number + 1}/{rounds}: {name}, {requests} requests")
+                figures[name].append(_run_probe(CONFIGS[name], requests, sink.endpoint))
+    finally:
+        sink.stop()
+    return [HopResult(name, figures[name]) for name in names]
+
+
+def report(results: list[HopResult], requests: int) -> list[str]:
+    plain = next(r for r in results if r.name == "plain")
+    lines = [
+        f"one hop: channel app, POST /v1/charges through Flask's test client, {requests} requests per run,"
+        f" lowest of {len(plain.cpu_us)} runs",
+        "",
+        f"{'configuration':<14} {'CPU us/request':>15} {'vs plain':>9}   runs",
+    ]
+    for r in results:
+        ratio = r.best_us / plain.best_us if plain.best_us else float("nan")
+        runs = ", ".join(f"{v:.0f}" for v in r.cpu_us)
+        lines.append(f"{r.name:<14} {r.best_us:>15.0f} {ratio:>8.2f}x   {runs}")
+    unsampled = next((r for r in results if r.name == "unsampled"), None)
+    sampled = next((r for r in results if r.name == "sampled"), None)
+    if unsampled and sampled:
+        fixed = unsampled.best_us - plain.best_us
+        per_kept = sampled.best_us - unsampled.best_us
+        lines += [
+            "",
+            f"paid by every request, sampled or not: {fixed:.0f} us ({fixed / plain.best_us:+.0%} of plain)",
+            f"more for a sampled request (spans kept and exported): {per_kept:.0f} us",
+            f"so at 10% sampling one hop costs about {fixed + 0.1 * per_kept:.0f} us more than plain"
+            f" ({(fixed + 0.1 * per_kept) / plain.best_us:+.0%})",
+        ]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=3000)
+    args = parser.parse_args()
+    print(f"{_RESULT_PREFIX}{_probe(args.requests):.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
