@@ -9,9 +9,14 @@ import catalog
 
 REPO = Path(os.environ.get("OBSCTL_REPO", Path(__file__).resolve().parents[1]))
 OBSERVABILITY = REPO / "observability"
+# The source files, one constant each, each read by one loader: the catalog package, the SLO loader
+# (obsctl/generate/slo/load.py) and obsctl/generate/sources/ for the others.
 CATALOG = catalog.DEFAULT_PATH
 SLOS = OBSERVABILITY / "slos"
-THRESHOLDS = OBSERVABILITY / "thresholds.yaml"
+SLO_POLICY = OBSERVABILITY / "slo-policy.yaml"
+SERVICE_ALERTS = OBSERVABILITY / "service-alerts.yaml"
+ALERT_ROUTING = OBSERVABILITY / "alert-routing.yaml"
+COLLECTOR_SOURCE = OBSERVABILITY / "collector.yaml"
 ALERTS = REPO / "alerts"
 DASHBOARDS = REPO / "dashboards"
 COLLECTOR = REPO / "collector"

@@ -10,7 +10,7 @@ directory of this test session, and stopped when the session (or the factory's o
 
     def test_db(fresh_database): ...        # DSN of an empty database for this test module
     def test_rules(prometheus_server): prom = prometheus_server(rule_files=[...], scrape_configs=[...])
-    def test_routes(alertmanager_server): am = alertmanager_server(config_text)   # or config_file=
+    def test_routes(alertmanager_server): am = alertmanager_server(config_text=...)   # or config_file=
     def test_stack(local_stack): stack = local_stack(["postgres", "redis", "services"])
 """
 
@@ -23,7 +23,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -31,6 +31,7 @@ from obsctl.run.stack.alertmanager import Alertmanager
 from obsctl.run.stack.postgres import Postgres
 from obsctl.run.stack.prometheus import Prometheus
 from obsctl.run.stack.redis import Redis
+from obsctl.run.stack.server import Server
 from obsctl.run.stack.stack import Stack
 from obsctl.run.stack.tansu import Tansu
 
@@ -88,13 +89,36 @@ def state_dir_factory() -> Iterator[Callable[[], Path]]:
         _stop_and_remove(path)
 
 
-@pytest.fixture(scope="session")
-def postgres(stack_state_dir: Path) -> Iterator[Postgres]:
-    """A fresh PostgreSQL cluster (trust auth on 127.0.0.1): .dsn, .port, .create_database(name)."""
-    server = Postgres(stack_state_dir)
+S = TypeVar("S", bound=Server)
+
+
+def _running(server: S) -> Iterator[S]:
+    """The body of a session fixture for one server: started, handed over, stopped at the end."""
     server.start()
     yield server
     server.stop()
+
+
+def _server_factory(state_dir: Path, server_class: type[S]) -> Iterator[Callable[..., S]]:
+    """The body of a factory fixture: each call starts one more server of the class (named
+    <kind>-1, <kind>-2...) with the call's keyword arguments; all are stopped, newest first, at the end."""
+    started: list[S] = []
+
+    def start(**kwargs: Any) -> S:
+        server = server_class(state_dir, name=f"{server_class.name}-{len(started) + 1}", **kwargs)
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in reversed(started):
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(stack_state_dir: Path) -> Iterator[Postgres]:
+    """A fresh PostgreSQL cluster (trust auth on 127.0.0.1): .dsn, .port, .create_database(name)."""
+    yield from _running(Postgres(stack_state_dir))
 
 
 def database_name_for(key: str) -> str:
@@ -131,35 +155,13 @@ def make_database(postgres: Postgres, request: pytest.FixtureRequest) -> Iterato
 @pytest.fixture(scope="session")
 def redis_server(stack_state_dir: Path) -> Iterator[Redis]:
     """redis-server on a free port, no persistence: .url ("redis://127.0.0.1:<port>/0"), .port."""
-    server = Redis(stack_state_dir)
-    server.start()
-    yield server
-    server.stop()
+    yield from _running(Redis(stack_state_dir))
 
 
 @pytest.fixture(scope="session")
 def kafka_broker(stack_state_dir: Path) -> Iterator[Tansu]:
     """tansu (Kafka protocol, in-memory storage): .bootstrap ("127.0.0.1:<port>"), .port."""
-    server = Tansu(stack_state_dir)
-    server.start()
-    yield server
-    server.stop()
-
-
-class _Factory:
-    """Starts numbered instances of one server kind and stops all of them at the end."""
-
-    def __init__(self, state_dir: Path, kind: str) -> None:
-        self.state_dir = state_dir
-        self.kind = kind
-        self.started: list[Any] = []
-
-    def name(self) -> str:
-        return f"{self.kind}-{len(self.started) + 1}"
-
-    def close(self) -> None:
-        for server in reversed(self.started):
-            server.stop()
+    yield from _running(Tansu(stack_state_dir))
 
 
 @pytest.fixture(scope="session")
@@ -169,16 +171,7 @@ def prometheus_server(stack_state_dir: Path) -> Iterator[Callable[..., Prometheu
 
     Give either `config_file` (used as is) or the parts from which a config is rendered.
     """
-    factory = _Factory(stack_state_dir, "prometheus")
-
-    def start(**kwargs: Any) -> Prometheus:
-        server = Prometheus(stack_state_dir, name=factory.name(), **kwargs)
-        factory.started.append(server)
-        server.start()
-        return server
-
-    yield start
-    factory.close()
+    yield from _server_factory(stack_state_dir, Prometheus)
 
 
 @pytest.fixture(scope="session")
@@ -186,18 +179,7 @@ def alertmanager_server(stack_state_dir: Path) -> Iterator[Callable[..., Alertma
     """Factory: alertmanager_server(config_text=None, config_file=None) -> a running Alertmanager
     (.url, .port); clustering off. Without a config it routes everything to nowhere ("null" receiver).
     """
-    factory = _Factory(stack_state_dir, "alertmanager")
-
-    def start(config_text: str | None = None, config_file: Path | str | None = None) -> Alertmanager:
-        server = Alertmanager(
-            stack_state_dir, name=factory.name(), config_text=config_text, config_file=config_file
-        )
-        factory.started.append(server)
-        server.start()
-        return server
-
-    yield start
-    factory.close()
+    yield from _server_factory(stack_state_dir, Alertmanager)
 
 
 @pytest.fixture(scope="session")

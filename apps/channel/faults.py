@@ -18,7 +18,7 @@ from pydantic import Field, ValidationError
 
 from apps.common import metrics
 from apps.common.config import ConfigError, env
-from apps.common.validation import StrictModel
+from apps.common.validation import StrictModel, describe
 
 Rate = Annotated[float, Field(ge=0, le=1)]
 
@@ -44,10 +44,9 @@ class Switches:
         try:
             SwitchUpdate.model_validate(values)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            name = str(first["loc"][0])
+            name, message = describe(exc)
             raise ConfigError(
-                f"environment variable CHANNEL_{name.upper()}={values[name]}: {first['msg']}"
+                f"environment variable CHANNEL_{name.upper()}={values[name]}: {message}"
             ) from None
         return cls(**values)
 

@@ -1,4 +1,5 @@
-"""Service configuration, read from environment variables only."""
+"""Service configuration, read from environment variables; the request budget's default is the
+service's budget_ms in the catalog (observability/catalog.yaml)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,9 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-T = TypeVar("T")
+import catalog
 
-# Each hop's own deadline (the seed documents' tiered timeouts), overridable by REQUEST_BUDGET_MS.
-DEFAULT_BUDGET_MS = {
-    "gateway": 10_000,
-    "payment": 5_000,
-    "account": 2_000,
-    "risk": 1_000,
-    "channel": 3_000,
-    "notification": 2_000,
-}
+T = TypeVar("T")
 
 
 class ConfigError(RuntimeError):
@@ -47,4 +40,8 @@ def service_name() -> str:
 
 
 def budget_ms(service: str) -> int:
-    return env("REQUEST_BUDGET_MS", DEFAULT_BUDGET_MS.get(service, 5_000), int)
+    """This hop's own deadline in ms: REQUEST_BUDGET_MS, else the service's budget_ms in the catalog."""
+    declared = catalog.default().services.get(service)
+    if declared is None:
+        raise ConfigError(f"service {service!r} is not in the catalog ({catalog.DEFAULT_PATH})")
+    return env("REQUEST_BUDGET_MS", declared.budget_ms, int)

@@ -11,14 +11,17 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import catalog
 from apps.common import logs
 from apps.common.config import service_name
 from apps.common.metrics import mark_process_dead
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
-# The channel simulator keeps its state (fault switches, idempotency) in memory: one process, and
-# more threads, because an injected timeout holds a thread until the caller's deadline has passed.
-_SINGLE_PROCESS = os.environ.get("SERVICE_NAME") == "channel"
+# A single_process service (the catalog) runs one worker with more threads, since that one process
+# serves every request: the channel simulator keeps its state (fault switches, idempotency) in
+# memory, and an injected timeout holds a thread until the caller's deadline has passed.
+_DECLARED = catalog.default().services.get(service_name())
+_SINGLE_PROCESS = _DECLARED is not None and _DECLARED.single_process
 workers = int(os.environ.get("WEB_CONCURRENCY", "1" if _SINGLE_PROCESS else "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("WEB_THREADS", "32" if _SINGLE_PROCESS else "8"))

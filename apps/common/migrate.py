@@ -1,7 +1,9 @@
 """Apply every service's SQL migrations (apps/<service>/migrations/NNN_name.sql) once, in order.
 
-Run as `python -m apps.common.migrate` with DATABASE_URL set (make up, the chart's Job, tests).
-Each file runs in its own transaction; an advisory lock makes concurrent runs safe.
+A service owns a schema when it has a migrations directory. The services come in the catalog's
+start order (callees first, so the ledger's schema exists before its callers'), each one's files
+by name. Run as `python -m apps.common.migrate` with DATABASE_URL set (make up, the chart's Job,
+tests). Each file runs in its own transaction; an advisory lock makes concurrent runs safe.
 """
 
 from __future__ import annotations
@@ -11,17 +13,16 @@ from pathlib import Path
 
 import psycopg
 
+import catalog
 from apps.common.config import env
 
 APPS = Path(__file__).resolve().parents[1]
-# Order matters only where one schema references another; the ledger comes first.
-SERVICES = ("account", "gateway", "payment", "risk", "channel", "notification")
 _LOCK_ID = 7_311_001
 
 
 def migration_files() -> list[tuple[str, Path]]:
     out: list[tuple[str, Path]] = []
-    for service in SERVICES:
+    for service in catalog.default().start_order():
         directory = APPS / service / "migrations"
         if directory.is_dir():
             out.extend((service, f) for f in sorted(directory.glob("*.sql")))

@@ -1,7 +1,8 @@
 """Validation of public requests: strict pydantic models and the error each failure maps to.
 
-Strict mode: an amount must be a JSON integer (not 10.0, not "10", not true), strings must be
-strings, and unknown fields are refused, so a typo never silently drops a field.
+Strict mode (apps.common.validation.StrictModel): an amount must be a JSON integer (not 10.0, not
+"10", not true), strings must be strings, and unknown fields are refused, so a typo never silently
+drops a field. An invalid field is 422 with the public API's code, invalid_field.
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ import json
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from apps.common.errors import ApiError
-from apps.common.validation import Description, UserId
+from apps.common.validation import Description, StrictModel, UserId, has_control_characters, parse
+
+# The public API's code for an invalid field (internal services answer invalid_request).
+INVALID_FIELD = "invalid_field"
 
 # ISO 4217 codes the platform settles in.
 SUPPORTED_CURRENCIES = (
@@ -28,9 +32,6 @@ MAX_BODY_BYTES = 16 * 1024
 _IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 # Ids in paths: what the services issue (letters, digits, '-', '_'); anything else cannot exist.
 _PATH_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-# The same rule for user ids in paths (apps.common.validation.UserId for bodies).
-_USER_ID = re.compile(r"[^\x00-\x1f\x7f]+")
 Amount = Annotated[int, Field(ge=1, le=MAX_AMOUNT)]
 
 
@@ -40,11 +41,7 @@ def _check_currency(value: str) -> str:
     return value
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
-
-
-class PaymentRequest(_Strict):
+class PaymentRequest(StrictModel):
     user_id: UserId
     amount: Amount
     currency: str
@@ -54,7 +51,7 @@ class PaymentRequest(_Strict):
     _currency = field_validator("currency")(_check_currency)
 
 
-class RefundRequest(_Strict):
+class RefundRequest(StrictModel):
     amount: Amount
 
 
@@ -77,22 +74,8 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def validate(model: type[M], data: dict[str, Any]) -> M:
-    """The validated model; ApiError(422) naming the first invalid field otherwise."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        field = ".".join(str(part) for part in first["loc"]) or None
-        kind = first["type"]
-        if kind == "missing":
-            message = "this field is required"
-        elif kind == "extra_forbidden":
-            message = "unknown field"
-        elif kind == "string_pattern_mismatch":
-            message = "contains characters that are not allowed (control characters, NUL)"
-        else:
-            message = str(first["msg"]).removeprefix("Value error, ")
-        raise ApiError(422, "invalid_field", f"{field}: {message}", field) from None
+    """The validated model; ApiError(422, invalid_field) naming the first invalid field otherwise."""
+    return parse(model, data, INVALID_FIELD)
 
 
 def idempotency_key(value: str | None, *, required: bool) -> str | None:
@@ -114,7 +97,7 @@ def idempotency_key(value: str | None, *, required: bool) -> str | None:
 
 def path_user_id(value: str) -> str:
     """A user id from a path: what PaymentRequest would accept, else it cannot exist (404)."""
-    if not (1 <= len(value) <= 64) or not _USER_ID.fullmatch(value):
+    if not (1 <= len(value) <= 64) or has_control_characters(value):
         raise ApiError(404, "account_not_found", "account not found")
     return value
 
@@ -127,8 +110,8 @@ def path_id(value: str, what: str) -> str:
 
 def currency_param(value: str | None) -> str:
     if not value:
-        raise ApiError(422, "invalid_field", "currency: this query parameter is required", "currency")
+        raise ApiError(422, INVALID_FIELD, "currency: this query parameter is required", "currency")
     try:
         return _check_currency(value)
     except ValueError as exc:
-        raise ApiError(422, "invalid_field", f"currency: {exc}", "currency") from None
+        raise ApiError(422, INVALID_FIELD, f"currency: {exc}", "currency") from None

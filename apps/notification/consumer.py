@@ -77,32 +77,23 @@ def record_event(value: bytes, headers: list[tuple[str, bytes]]) -> str:
     return result
 
 
-class NotificationConsumer(threading.Thread):
+class NotificationConsumer(background.Worker):
+    """Consumes until stopped; after a failure it rebuilds the Kafka consumer (background.Worker)."""
+
+    first_backoff_s = 0.5
+    max_backoff_s = 10.0
+
     def __init__(self, bootstrap: str):
-        super().__init__(name="notification-consumer", daemon=True)
+        super().__init__("notification-consumer")
         self.bootstrap = bootstrap
-        self.stopping = threading.Event()
         self.connected = threading.Event()
         self._consumer: KafkaConsumer | None = None
 
-    def stop(self) -> None:
-        self.stopping.set()
+    def recover(self) -> None:
+        self.connected.clear()
+        self.close()
 
-    def run(self) -> None:
-        backoff = 0.5
-        while not self.stopping.is_set():
-            try:
-                self._consume()
-                backoff = 0.5
-            except Exception:  # any failure (broker gone, database gone): rebuild and retry
-                log.warning("consumer loop failed; retrying in %.1fs", backoff, exc_info=True)
-                self.connected.clear()
-                self._close()
-                self.stopping.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
-        self._close()
-
-    def _consume(self) -> None:
+    def step(self) -> None:
         self._consumer = KafkaConsumer(*TOPICS, bootstrap_servers=self.bootstrap, **CONSUMER)
         self.connected.set()
         while not self.stopping.is_set():
@@ -154,7 +145,7 @@ class NotificationConsumer(threading.Thread):
         for topic, value in lag.items():
             gauge.labels(topic).set(value)
 
-    def _close(self) -> None:
+    def close(self) -> None:
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             with contextlib.suppress(KafkaError):

@@ -11,17 +11,16 @@ Readiness: PostgreSQL and Redis (the idempotency store; without it payments are 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from flask import Flask, Response, request
 
-from apps.common import db, redis_client
+from apps.common import background, db, redis_client
 from apps.common.app import create_base_app, deadline
 from apps.common.config import env
 from apps.common.errors import ApiError
 from apps.common.validation import json_body
-from apps.payment import idempotency, orchestrator, refunds, relay, store, telemetry
+from apps.payment import idempotency, orchestrator, reconcile, refunds, relay, store, telemetry
 from apps.payment.idempotency import IdempotencyStore, Outcome, StoreUnavailable
 from apps.payment.models import PaymentRequest, RefundRequest
 from apps.payment.states import FINAL_PAYMENT_STATES
@@ -176,24 +175,13 @@ def _release(keys: IdempotencyStore, claim: idempotency.Claim) -> None:
         log.warning("could not release an idempotency claim; it expires after the deadline")
 
 
-_reconciler_started = False
-_reconciler_lock = threading.Lock()
-
-
 def _start_reconciler_thread() -> None:
     """Each worker reconciles in the background every PAYMENT_RECONCILE_INTERVAL_S (5; 0 turns it off).
 
     Several workers reconciling at once is safe: every transition is a guarded UPDATE and every
     call the reconciler makes is idempotent.
     """
-    global _reconciler_started
     interval = env("PAYMENT_RECONCILE_INTERVAL_S", 5.0, float)
     if interval <= 0:
         return
-    with _reconciler_lock:
-        if _reconciler_started:
-            return
-        _reconciler_started = True
-    from apps.payment.reconcile import run_forever
-
-    threading.Thread(target=run_forever, args=(interval,), name="payment-reconciler", daemon=True).start()
+    background.start_once("payment-reconciler", lambda: reconcile.Reconciler(interval))

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import click
 
+from apps.common import background
 from apps.common.config import budget_ms, env
 from apps.common.deadline import Deadline
 from apps.common.errors import DependencyError
@@ -119,18 +120,23 @@ def reconcile(older_than_s: float | None = None, limit: int = 500) -> Summary:
     return summary
 
 
-def run_forever(interval_s: float) -> None:
-    """The periodic task: a background thread in each worker of the service."""
-    while True:
-        time.sleep(interval_s)
+class Reconciler(background.Worker):
+    """The periodic task: a pass every `interval_s`, in a background thread of each worker."""
+
+    def __init__(self, interval_s: float):
+        super().__init__("payment-reconciler")
+        self.interval_s = interval_s
+
+    def step(self) -> None:
+        if self.stopping.wait(self.interval_s):
+            return
         try:
             summary = reconcile()
-            if summary.examined:
-                log.info(
-                    "reconciler pass", extra={"examined": summary.examined, "finished": summary.finished}
-                )
-        except Exception:
+        except Exception:  # a failed pass is retried at the next interval, not after a backoff
             log.exception("reconciler pass failed")
+            return
+        if summary.examined:
+            log.info("reconciler pass", extra={"examined": summary.examined, "finished": summary.finished})
 
 
 @click.command()

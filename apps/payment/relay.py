@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from typing import Any
 
@@ -41,41 +40,36 @@ MAX_BACKOFF_S = 5.0
 ACK_TIMEOUT_S = 5.0
 
 
-class OutboxRelay(threading.Thread):
+class OutboxRelay(background.Worker):
+    """Relays batches until stopped; after a failure it counts the error, drops the producer and
+    backs off (background.Worker), the rows staying unsent."""
+
+    first_backoff_s = 0.2
+    max_backoff_s = MAX_BACKOFF_S
+
     def __init__(self, bootstrap: str):
-        super().__init__(name="outbox-relay", daemon=True)
+        super().__init__("outbox-relay")
         self.bootstrap = bootstrap
-        self.stopping = threading.Event()
         self._producer: KafkaProducer | None = None
+        self._backlog_due = 0.0
 
-    def stop(self) -> None:
-        self.stopping.set()
+    def step(self) -> None:
+        published = self.relay_batch()
+        if published == 0 or time.monotonic() >= self._backlog_due:
+            self.update_backlog()
+            self._backlog_due = time.monotonic() + BACKLOG_EVERY_S
+        if published == 0:
+            self.stopping.wait(IDLE_WAIT_S)
+        elif published < BATCH_SIZE:
+            self.stopping.wait(LINGER_S)
 
-    def run(self) -> None:
-        backoff = 0.2
-        backlog_due = 0.0
-        while not self.stopping.is_set():
-            try:
-                published = self.relay_batch()
-                backoff = 0.2
-                if published == 0 or time.monotonic() >= backlog_due:
-                    self.update_backlog()
-                    backlog_due = time.monotonic() + BACKLOG_EVERY_S
-                if published == 0:
-                    self.stopping.wait(IDLE_WAIT_S)
-                elif published < BATCH_SIZE:
-                    self.stopping.wait(LINGER_S)
-            except Exception:  # broker or database unreachable: keep the rows, back off, retry
-                metrics.counter("payment_outbox_publish_errors_total").inc()
-                log.warning("outbox relay failed; retrying in %.1fs", backoff, exc_info=True)
-                self._drop_producer()
-                try:
-                    self.update_backlog()
-                except Exception:  # the database may be the thing that is down
-                    log.debug("backlog not updated", exc_info=True)
-                self.stopping.wait(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_S)
-        self._drop_producer()
+    def recover(self) -> None:
+        metrics.counter("payment_outbox_publish_errors_total").inc()
+        self.close()
+        try:
+            self.update_backlog()
+        except Exception:  # the database may be the thing that is down
+            log.debug("backlog not updated", exc_info=True)
 
     def producer(self) -> KafkaProducer:
         if self._producer is None:
@@ -125,7 +119,7 @@ class OutboxRelay(threading.Thread):
             ).fetchone()
         metrics.gauge("payment_outbox_backlog").set(row["n"] if row else 0)
 
-    def _drop_producer(self) -> None:
+    def close(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
             try:

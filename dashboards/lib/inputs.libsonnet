@@ -1,5 +1,6 @@
 // The source of truth under observability/, passed in by obsctl as external variables so that no
-// metric flag or threshold is typed twice: catalog.yaml, thresholds.yaml and the SLO list.
+// metric flag or threshold is typed twice: catalog.yaml, service-alerts.yaml and the SLO list; and
+// Sloth's rule and label names, spelled once in obsctl/generate/conventions.py.
 local catalog = std.extVar('catalog');
 local metrics = std.foldl(
   function(acc, m) if std.objectHas(acc, m.name) then acc else acc { [m.name]: m },
@@ -21,6 +22,9 @@ local metrics = std.foldl(
   thresholds: std.extVar('thresholds'),
   slos: std.extVar('slos'),
   generatedHeader: std.extVar('generatedHeader'),
+  // labels.{id, service, slo, window, severity}, records.{objective, error_budget, ...}, and
+  // sli_error[window]: the SLI recording of each window (5m ... 3d and every period).
+  conventions: std.extVar('conventions'),
 
   // The catalog entry of a metric; evaluation fails when the metric is not declared.
   metric(name)::
@@ -32,5 +36,5 @@ local metrics = std.foldl(
   // The thresholds of one alert; evaluation fails naming the entry when it is missing.
   alert(name)::
     if std.objectHas($.thresholds.alerts, name) then $.thresholds.alerts[name]
-    else error 'observability/thresholds.yaml: alerts.%s is missing (a dashboard draws its threshold)' % name,
+    else error 'observability/service-alerts.yaml: alerts.%s is missing (a dashboard draws its threshold)' % name,
 }

@@ -30,7 +30,7 @@ local base(type, title, description, unit, targets, thresholds, baseColor='green
 local reduceOptions = { calcs: ['lastNotNull'], fields: '', values: false };
 
 {
-  // A threshold line or colour step: `value` comes from inputs (thresholds.yaml or the SLO list).
+  // A threshold line or colour step: `value` comes from inputs (service-alerts.yaml or the SLO list).
   threshold(value, color='red'):: { value: value, color: color },
 
   timeSeries(title, description, unit, targets, thresholds=[], stacked=false, min=null, max=null)::

@@ -12,7 +12,7 @@ local signal(kind, metric, label) = q.target(q.rate(metric, sel, [label]), kind 
 g.dashboard.new(
   g.uids.collector,
   'OpenTelemetry Collector',
-  "The collector's own health: data accepted and refused by receivers, sent and failed by exporters, exporter queues, and memory. Red lines are thresholds from observability/thresholds.yaml.",
+  "The collector's own health: data accepted and refused by receivers, sent and failed by exporters, exporter queues, and memory. Red lines are thresholds from observability/service-alerts.yaml.",
   ['collector', 'opentelemetry'],
   [
     g.variable.datasource,

@@ -12,7 +12,7 @@ local byJob(extra) = q.selector([sel, extra]);
 g.dashboard.new(
   g.uids.dependencies,
   'Dependencies',
-  'PostgreSQL connection pools and query latency, Redis, Kafka consumer lag and the payment outbox, circuit breakers, provider calls and rate limiting. Red lines are the alert thresholds from observability/thresholds.yaml.',
+  'PostgreSQL connection pools and query latency, Redis, Kafka consumer lag and the payment outbox, circuit breakers, provider calls and rate limiting. Red lines are the alert thresholds from observability/service-alerts.yaml.',
   ['dependencies'],
   [g.variable.datasource, g.variable.job('up')],
   [

@@ -55,7 +55,7 @@ def _labels(values: tuple[str, ...]) -> dict[str, str]:
     "period",
     type=click.Choice(["30d", "28d", "7d"]),
     default=None,
-    help="Period of SLOs whose spec has none (Sloth specs). Default: thresholds.yaml slo_defaults.period.",
+    help="Period of SLOs whose spec has none (Sloth specs). Default: slo-policy.yaml defaults.period.",
 )
 @click.option(
     "-l",
@@ -104,7 +104,7 @@ def generate(
         overrides["period"] = period
     base = options()
     # Specs from elsewhere get Sloth's alerts unless the reset guard is asked for; the repository's
-    # own SLOs (`obsctl generate`) take it from thresholds.yaml.
+    # own SLOs (`obsctl generate`) take it from slo-policy.yaml.
     overrides["page"] = base.page.model_copy(update={"reset_window": reset_window})
     opts = options(**overrides)
     content = dump(

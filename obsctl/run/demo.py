@@ -23,6 +23,7 @@ from rich.table import Table
 from obsctl import paths
 from obsctl.errors import ObsctlError
 from obsctl.generate import artifacts
+from obsctl.generate import conventions as c
 from obsctl.run import faults, notifications, slo_timing
 from obsctl.run.load.run import LoadProcess, LoadResult
 from obsctl.run.prometheus_api import PrometheusAPI
@@ -31,6 +32,7 @@ from obsctl.run.stack.stack import Stack
 PAGE_ALERT = "PaymentAvailabilityBudgetBurn"
 PAGE_LABELS = {"severity": "critical"}
 SLO_ID = "gateway-payment-availability"
+SLO_SELECTOR = f'{{{c.LABEL_ID}="{SLO_ID}"}}'
 FAULT = "channel-errors"
 FIRE_TIMEOUT_S = 300
 # Beyond the predicted resolution time: Prometheus' lag and Alertmanager's group_interval.
@@ -67,19 +69,19 @@ class Demo:
         self.prom = prom
         self.timeline = Timeline()
         self.measured = Measured()
-        # The page's windows and thresholds, as generated (alerts/rules).
+        # The page's windows and thresholds, as generated (the rule files of obsctl.generate.rules.layout).
         self.conditions = slo_timing.page_conditions(PAGE_ALERT, PAGE_LABELS["severity"])
 
     # -- what Prometheus says ------------------------------------------------------------------
 
     def budget(self) -> float:
-        objective = self.prom.scalar(f'max(slo:objective:ratio{{sloth_id="{SLO_ID}"}})')
+        objective = self.prom.scalar(f"max({c.OBJECTIVE}{SLO_SELECTOR})")
         if objective is None:
-            raise ObsctlError(f"Prometheus has no slo:objective:ratio for {SLO_ID}: are the rules loaded?")
+            raise ObsctlError(f"Prometheus has no {c.OBJECTIVE} for {SLO_ID}: are the rules loaded?")
         return 1 - objective
 
     def burn(self, window: str) -> float | None:
-        ratio = self.prom.scalar(f'max(slo:sli_error:ratio_rate{window}{{sloth_id="{SLO_ID}"}})')
+        ratio = self.prom.scalar(f"max({c.sli_error_record(window)}{SLO_SELECTOR})")
         return None if ratio is None else ratio / self.budget()
 
     def burn_line(self) -> str:
@@ -245,11 +247,11 @@ def _summary(demo: Demo, load: LoadResult | None) -> None:
     table = Table(title="SLOs (from Prometheus)")
     for column in ("service", "SLO", "objective", "burn rate 5m", "burn rate 1h", "budget left (30d)"):
         table.add_column(column)
-    objectives = {_key(r): r for r in prom.query("slo:objective:ratio")}
+    objectives = {_key(r): r for r in prom.query(c.OBJECTIVE)}
     budget = {_key(r): 1 - float(r["value"][1]) for r in objectives.values()}
-    ratio5m = {_key(r): r for r in prom.query("slo:sli_error:ratio_rate5m")}
-    ratio1h = {_key(r): r for r in prom.query("slo:sli_error:ratio_rate1h")}
-    remaining = {_key(r): r for r in prom.query("slo:period_error_budget_remaining:ratio")}
+    ratio5m = {_key(r): r for r in prom.query(c.sli_error_record("5m"))}
+    ratio1h = {_key(r): r for r in prom.query(c.sli_error_record("1h"))}
+    remaining = {_key(r): r for r in prom.query(c.PERIOD_ERROR_BUDGET_REMAINING)}
     for key in sorted(objectives):
         table.add_row(
             key[0],
@@ -318,7 +320,7 @@ def _generated_roots() -> list[Path]:
 
 def _key(series: dict[str, Any]) -> tuple[str, str]:
     labels = series["metric"]
-    return str(labels.get("sloth_service", "")), str(labels.get("sloth_slo", ""))
+    return str(labels.get(c.LABEL_SERVICE, "")), str(labels.get(c.LABEL_SLO, ""))
 
 
 def _burn(series: dict[str, Any] | None, budget: float) -> str:

@@ -2,11 +2,12 @@
 how long after recovery it resolves.
 
 The page's expression is read from the generated rule file, so the prediction follows the rules as
-they are: conditions joined by `or`, each a set of windows joined by `and`, each window
-`slo:sli_error:ratio_rate<W> > threshold`. With steady traffic, a fault failing a share of requests
-for F seconds after H seconds of healthy traffic, a window of W seconds holds the failing seconds
-that overlap it, out of min(W, all the traffic so far). The simulation steps through time until the
-page's state changes. Prometheus adds its own lag on top (scrape and evaluation intervals).
+they are: conditions joined by `or`, each a set of windows joined by `and`, each window the SLI
+recording of a window W (named in obsctl.generate.conventions) `> threshold`. With steady traffic,
+a fault failing a share of requests for F seconds after H seconds of healthy traffic, a window of
+W seconds holds the failing seconds that overlap it, out of min(W, all the traffic so far). The
+simulation steps through time until the page's state changes. Prometheus adds its own lag on top
+(scrape and evaluation intervals).
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from pathlib import Path
 
 import yaml
 
-from obsctl import paths
 from obsctl.errors import ObsctlError
+from obsctl.generate import conventions
+from obsctl.generate.rules import layout
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_WINDOW = re.compile(r"slo:sli_error:ratio_rate(\d+)([smhdw])\{[^}]*\}\s*>\s*([0-9.eE+-]+)")
+# A series compared with a threshold: `name{...} > 0.0072`.
+_COMPARISON = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{[^}]*\}\s*>\s*([0-9.eE+-]+)")
+_DURATION = re.compile(r"(\d+)([smhdw])")
 
 
 @dataclass(frozen=True)
@@ -33,21 +37,31 @@ class Window:
 Condition = tuple[Window, ...]  # every window must exceed its threshold
 
 
-def page_conditions(alert: str, severity: str = "critical", rules_dir: Path | None = None) -> list[Condition]:
-    """The conditions of the generated alert `alert` with `severity`, from alerts/rules/*.yml."""
-    for path in sorted((rules_dir or paths.ALERTS / "rules").glob("*.yml")):
+def page_conditions(alert: str, severity: str = "critical", root: Path | None = None) -> list[Condition]:
+    """The conditions of the generated alert `alert` with `severity`, from the generated rule files
+    of the repository at `root` (this one by default)."""
+    for path in layout.rule_files(root):
         for group in (yaml.safe_load(path.read_text()) or {}).get("groups", []):
             for rule in group.get("rules", []):
                 if rule.get("alert") == alert and rule.get("labels", {}).get("severity") == severity:
                     return _conditions(str(rule["expr"]))
-    raise ObsctlError(f"no alert {alert} with severity {severity} in {rules_dir or paths.ALERTS / 'rules'}")
+    raise ObsctlError(f"no alert {alert} with severity {severity} in {layout.RULES_DIR}/*.yml")
+
+
+def _seconds(window: str) -> int:
+    found = _DURATION.fullmatch(window)
+    if found is None:
+        raise ObsctlError(f"SLI window {window!r}: expected a number and one of {', '.join(_UNITS)}")
+    return int(found.group(1)) * _UNITS[found.group(2)]
 
 
 def _conditions(expr: str) -> list[Condition]:
     out = []
     for part in re.split(r"\)\s*or\s*\(", expr):
         windows = tuple(
-            Window(int(n) * _UNITS[unit], float(threshold)) for n, unit, threshold in _WINDOW.findall(part)
+            Window(_seconds(window), float(threshold))
+            for name, threshold in _COMPARISON.findall(part)
+            if (window := conventions.sli_error_window(name)) is not None
         )
         if windows:
             out.append(windows)

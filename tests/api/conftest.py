@@ -24,11 +24,13 @@ import psycopg
 import pytest
 import requests
 
+import catalog
 from apps.account.seed import open_account
 from apps.gateway.client import GatewayClient
 from obsctl.run.stack.stack import Stack
 
-SERVICES = ["gateway", "payment", "account", "risk", "channel"]
+# The money path: the public API and every service it calls.
+SERVICES = list(catalog.default().reachable_from("gateway"))
 # Risk's per-user velocity rule would reject the many payments these tests send for few users.
 SERVICE_ENV = {"RISK_VELOCITY_MAX": "100000"}
 

@@ -10,6 +10,7 @@ import pytest
 from apps.common.errors import ApiError
 from apps.gateway import signing, validation
 from apps.gateway.client import GatewayClient, SigningAuth
+from obsctl.run.load import signing as load_signing
 
 
 def test_signature_is_hmac_sha256_of_the_documented_message() -> None:
@@ -19,6 +20,17 @@ def test_signature_is_hmac_sha256_of_the_documented_message() -> None:
     assert not signing.valid("s3cret", expected.upper(), "1700000000", "POST", "/api/v1/payments", b"{}")
     assert not signing.valid("other", expected, "1700000000", "POST", "/api/v1/payments", b"{}")
     assert not signing.valid("s3cret", expected, "1700000000", "POST", "/api/v1/payments", b"{ }")
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "body"),
+    [("POST", "/api/v1/payments", b'{"amount":1}'), ("get", "/api/v1/accounts/u1?currency=EUR&nonce=x", b"")],
+)
+def test_the_load_generator_signs_as_the_gateway_verifies(method: str, target: str, body: bytes) -> None:
+    headers = load_signing.signed_headers("key", "s3cret", method, target, body)
+    assert headers["X-Api-Key"] == "key"
+    assert headers["X-Signature"] == signing.sign("s3cret", headers["X-Timestamp"], method, target, body)
+    assert signing.valid("s3cret", headers["X-Signature"], headers["X-Timestamp"], method, target, body)
 
 
 def test_client_never_signs_the_same_request_twice_with_one_signature() -> None:

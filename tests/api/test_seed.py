@@ -3,6 +3,10 @@ and funds nobody twice."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 
 import psycopg
@@ -36,3 +40,27 @@ def test_seeded_credentials_differ_between_databases(make_database: Callable[...
     migrate(one)
     migrate(two)
     assert seed_demo(one)["api_key"] != seed_demo(two)["api_key"]
+
+
+def test_the_command_seeds_a_merchant_of_its_options_and_prints_the_result(
+    make_database: Callable[..., str],
+) -> None:
+    """`python -m apps.seed [options]`: what `obsctl up` (no options) and the benchmark run."""
+    dsn = make_database("command")
+    migrate(dsn)
+    argv = [sys.executable, "-m", "apps.seed", "--merchant-id=bench", "--users=3", "--user-prefix=b-"]
+    done = subprocess.run(
+        [*argv, "--rate-limit-per-minute=99"],
+        env={**os.environ, "DATABASE_URL": dsn},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["merchant_id"] == "bench"
+    assert result["user_ids"] == ["b-001", "b-002", "b-003"]
+    with psycopg.connect(dsn) as conn:
+        limit = conn.execute(
+            "SELECT rate_limit_per_minute FROM gateway.merchants WHERE merchant_id = 'bench'"
+        )
+        assert limit.fetchone() == (99,)

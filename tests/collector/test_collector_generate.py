@@ -1,9 +1,10 @@
-"""Generation: configs come from observability/, deterministically, with borrowed values resolved."""
+"""Generation: configs come from observability/, deterministically, with the latency SLO resolved."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -41,12 +42,27 @@ def test_drift_is_detected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert artifacts.drift(artifacts.Generation(files, [])) == ["collector/kubernetes.yaml"]
 
 
+def _slos_with(tmp_path: Path, old: str, new: str) -> Path:
+    """A copy of observability/slos/ with `old` replaced by `new` in gateway.yaml."""
+    slos = tmp_path / "slos"
+    shutil.copytree(paths.SLOS, slos)
+    text = (slos / "gateway.yaml").read_text()
+    assert old in text
+    (slos / "gateway.yaml").write_text(text.replace(old, new))
+    return slos
+
+
+def _collector_with(tmp_path: Path, edit: Any) -> Path:
+    """A copy of observability/collector.yaml, its parsed content changed by `edit`."""
+    raw = yaml.safe_load(paths.COLLECTOR_SOURCE.read_text())
+    edit(raw)
+    path = tmp_path / "collector.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
 def test_latency_threshold_comes_from_the_latency_slo(tmp_path: Path) -> None:
-    slo = tmp_path / "gateway.yaml"
-    text = (paths.SLOS / "gateway.yaml").read_text()
-    assert 'le="0.2"' in text
-    slo.write_text(text.replace('le="0.2"', 'le="0.35"'))
-    src = source.load(slo_file=slo)
+    src = source.load(slos=_slos_with(tmp_path, 'le="0.2"', 'le="0.35"'))
     assert src.latency_threshold_ms == 350
     policies = render.kubernetes(src)["processors"]["tail_sampling"]["policies"]
     latency = next(p for p in policies if p["type"] == "latency")
@@ -57,15 +73,12 @@ def test_latency_threshold_comes_from_the_latency_slo(tmp_path: Path) -> None:
 
 def test_default_threshold_and_share(collector_source: source.CollectorSource) -> None:
     assert collector_source.latency_threshold_ms == 200
-    assert collector_source.probabilistic_share_percent == 10
+    assert collector_source.file.sampling.tail.probabilistic_share_percent == 10
 
 
-def test_probabilistic_share_comes_from_thresholds(tmp_path: Path) -> None:
-    thresholds = tmp_path / "thresholds.yaml"
-    raw = yaml.safe_load(paths.THRESHOLDS.read_text())
-    raw["tracing"]["probabilistic_share_percent"] = 25
-    thresholds.write_text(yaml.safe_dump(raw))
-    src = source.load(thresholds_file=thresholds)
+def test_probabilistic_share_comes_from_the_sampling_section(tmp_path: Path) -> None:
+    edited = _collector_with(tmp_path, lambda c: c["sampling"]["tail"].update(probabilistic_share_percent=25))
+    src = source.load(edited)
     policies = render.kubernetes(src)["processors"]["tail_sampling"]["policies"]
     assert {p["type"]: p for p in policies}["probabilistic"]["probabilistic"]["sampling_percentage"] == 25
 
@@ -105,35 +118,68 @@ def test_local_sends_traces_and_logs_to_the_named_endpoint(local: dict) -> None:
     [
         (lambda t: t.replace("limit_mib: 512", "limit_mib: lots"), "environments.local.memory.limit_mib"),
         (lambda t: t.replace("release: v0.156.0", "release: latest"), "release"),
-        (lambda t: t.replace("  decision_wait: 10s\n", ""), "tail_sampling.decision_wait"),
+        (lambda t: t.replace("    decision_wait: 10s\n", ""), "sampling.tail.decision_wait"),
         (lambda t: t + "\nunexpected: 1\n", "unexpected"),
     ],
 )
 def test_bad_source_names_file_and_field(tmp_path: Path, edit, field: str) -> None:
     bad = tmp_path / "collector.yaml"
-    bad.write_text(edit(source.COLLECTOR_SOURCE.read_text()))
+    bad.write_text(edit(paths.COLLECTOR_SOURCE.read_text()))
     with pytest.raises(ObsctlError) as err:
-        source.load(source=bad)
+        source.load(bad)
     assert str(bad) in str(err.value)
     assert field in str(err.value)
 
 
 def test_latency_slo_without_a_bucket_is_a_clear_error(tmp_path: Path) -> None:
-    slo = tmp_path / "gateway.yaml"
-    slo.write_text((paths.SLOS / "gateway.yaml").read_text().replace(',le="0.2"', ""))
+    slos = _slos_with(tmp_path, ',le="0.2"', "")
+    with pytest.raises(ObsctlError) as err:
+        source.load(slos=slos)
+    message = str(err.value)
+    assert str(paths.COLLECTOR_SOURCE) in message and "sampling.tail.latency_slo" in message
+    assert "got 'gateway-payment-latency', an SLO without a latency threshold" in message
+    assert (
+        "expected the sloth_id of a latency SLO" in message
+        and "notification-notification-delivery" in message
+    )
+
+
+def test_unknown_latency_slo_is_a_clear_error(tmp_path: Path) -> None:
+    edited = _collector_with(tmp_path, lambda c: c["sampling"]["tail"].update(latency_slo="gateway-latency"))
+    with pytest.raises(ObsctlError) as err:
+        source.load(edited)
+    message = str(err.value)
+    assert f"{edited}: sampling.tail.latency_slo: got 'gateway-latency', no such SLO" in message
+    assert "expected the sloth_id of a latency SLO" in message and "gateway-payment-latency" in message
+
+
+def test_non_latency_slo_is_a_clear_error(tmp_path: Path) -> None:
+    edited = _collector_with(
+        tmp_path, lambda c: c["sampling"]["tail"].update(latency_slo="gateway-payment-availability")
+    )
     with pytest.raises(
-        ObsctlError, match=r"payment-latency: sli.events.error_query: expected exactly one le="
+        ObsctlError, match="got 'gateway-payment-availability', an SLO without a latency threshold"
     ):
-        source.load(slo_file=slo)
+        source.load(edited)
+
+
+def test_latency_threshold_must_be_whole_milliseconds(tmp_path: Path) -> None:
+    slos = _slos_with(tmp_path, 'le="0.2"', 'le="0.0005"')
+    with pytest.raises(ObsctlError) as err:
+        source.load(slos=slos)
+    message = str(err.value)
+    assert "gateway.yaml: SLO gateway-payment-latency: sli.events.error_query" in message
+    assert "got a latency threshold of 0.5 ms; expected a whole number of milliseconds" in message
 
 
 def test_share_out_of_range_is_a_clear_error(tmp_path: Path) -> None:
-    thresholds = tmp_path / "thresholds.yaml"
-    shutil.copy(paths.THRESHOLDS, thresholds)
-    thresholds.write_text(
-        thresholds.read_text().replace("probabilistic_share_percent: 10", "probabilistic_share_percent: 150")
+    edited = _collector_with(
+        tmp_path, lambda c: c["sampling"]["tail"].update(probabilistic_share_percent=150)
     )
-    with pytest.raises(
-        ObsctlError, match=r"tracing\.probabilistic_share_percent: expected a number from 0 to 100"
-    ):
-        source.load(thresholds_file=thresholds)
+    with pytest.raises(ObsctlError) as err:
+        source.load(edited)
+    message = str(err.value)
+    assert (
+        f"{edited}: sampling.tail.probabilistic_share_percent: got 150; expected less than or equal to 100"
+        in message
+    )

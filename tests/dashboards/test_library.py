@@ -15,16 +15,17 @@ import catalog
 from obsctl import paths
 from obsctl.generate.dashboards import fmt, inputs, render
 
-TESTS = paths.DASHBOARDS / "lib" / "tests"
+# A small dashboard built with the library, the inputs it is evaluated with and its expected output.
+GOLDEN = Path(__file__).parent / "golden"
 
 
 def _render_example() -> str:
-    ext = {k: json.dumps(v) for k, v in json.loads((TESTS / "example-inputs.json").read_text()).items()}
-    return render.to_text(render.evaluate(TESTS / "example.jsonnet", ext))
+    ext = {k: json.dumps(v) for k, v in json.loads((GOLDEN / "example-inputs.json").read_text()).items()}
+    return render.to_text(render.evaluate(GOLDEN / "example.jsonnet", ext))
 
 
 def test_example_matches_golden():
-    golden = TESTS / "example.golden.json"
+    golden = GOLDEN / "example.golden.json"
     text = _render_example()
     if os.environ.get("UPDATE_GOLDEN") == "1":
         golden.write_text(text)
@@ -95,7 +96,7 @@ def test_latency_targets_ask_for_exemplars_when_the_catalog_says_so(dashboards):
     assert seen == {True, False}
 
 
-def test_thresholds_on_panels_follow_thresholds_yaml(monkeypatch):
+def test_thresholds_on_panels_follow_service_alerts_yaml(monkeypatch):
     real = inputs.thresholds()
     changed = json.loads(json.dumps(real))
     changed["alerts"]["ConsumerLagHigh"]["records"] = 4321
@@ -121,7 +122,7 @@ def test_slo_panels_draw_objectives_and_burn_factors_from_the_slo_sources(dashbo
     slo = dashboards["slo-error-budgets.json"]
     page = next(p for p in slo["panels"] if p.get("title") == "Burn rate, page windows")
     values = [s["value"] for s in page["fieldConfig"]["defaults"]["thresholds"]["steps"][1:]]
-    period = inputs.thresholds()["slo_defaults"]["period"]
+    period = inputs.period()
     assert values == [w["factor"] for w in inputs.burn_windows(period) if w["severity"] == "page"]
     overview = dashboards["payments-overview.json"]
     latency = next(p for p in overview["panels"] if p.get("title") == "Payment API latency at the gateway")
@@ -144,6 +145,8 @@ def test_generated_files_are_deterministic_marked_and_committed(dashboards):
 
 def test_jsonnet_sources_are_formatted():
     assert fmt.unformatted() == []
+    example = (GOLDEN / "example.jsonnet").read_text()
+    assert fmt.format_source(example) == example, "the golden example is not formatted as jsonnetfmt would"
 
 
 def test_format_check_fails_on_unformatted_source(tmp_path, monkeypatch):

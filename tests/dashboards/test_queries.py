@@ -6,7 +6,9 @@ import copy
 
 import pytest
 
-from obsctl.generate.dashboards import crossref, lint, promql, queries
+from obsctl.generate import conventions, promql
+from obsctl.generate.dashboards import crossref, lint, queries
+from obsctl.generate.rules import layout
 
 
 def test_every_target_parses_and_selects_known_metrics(dashboards, dashboard_name):
@@ -15,7 +17,7 @@ def test_every_target_parses_and_selects_known_metrics(dashboards, dashboard_nam
     assert targets, f"{dashboard_name} has no targets"
     known = crossref.known_names()
     for t in targets:
-        names = promql.metric_names(t.expr)  # raises ValueError when the PromQL does not parse
+        names = promql.metric_names(t.expr, f"{t.dashboard} / {t.panel} / {t.ref_id}")
         assert names, f"{t.dashboard} / {t.panel} / {t.ref_id} selects no metric"
         assert names <= known, f"{t.dashboard} / {t.panel}: unknown {sorted(names - known)}"
 
@@ -33,16 +35,20 @@ def test_renamed_metric_in_a_copy_fails_the_check(dashboards):
     assert list(lint.target_metrics_known(dashboards["payments-overview.json"])) == []
 
 
-def test_recording_rules_are_read_from_alerts(tmp_path):
-    (tmp_path / "tests").mkdir()
-    (tmp_path / "slo.yml").write_text(
-        "groups:\n- name: g\n  rules:\n  - record: slo:objective:ratio\n    expr: vector(0.999)\n"
+def test_recording_rules_are_read_from_the_generated_rule_files(tmp_path):
+    rules = tmp_path / layout.RULES_DIR
+    rules.mkdir(parents=True)
+    (rules / "slo.yml").write_text(
+        f"groups:\n- name: g\n  rules:\n  - record: {conventions.OBJECTIVE}\n    expr: vector(0.999)\n"
         "  - alert: A\n    expr: vector(1)\n"
     )
-    (tmp_path / "tests" / "t.yml").write_text(
-        "groups:\n- name: x\n  rules:\n  - record: not_a_rule\n    expr: 1\n"
-    )
-    assert crossref.recording_rules(tmp_path) == frozenset({"slo:objective:ratio"})
+    # YAML elsewhere (promtool tests, hand-written or generated) is not a rule file.
+    for other in (layout.SLO_TESTS_DIR, layout.PROMTOOL_TESTS_DIR):
+        (tmp_path / other).mkdir(parents=True)
+        (tmp_path / other / "t.yml").write_text(
+            "groups:\n- name: x\n  rules:\n  - record: not_a_rule\n    expr: 1\n"
+        )
+    assert crossref.recording_rules(tmp_path) == frozenset({conventions.OBJECTIVE})
 
 
 @pytest.mark.parametrize(
@@ -56,13 +62,13 @@ def test_recording_rules_are_read_from_alerts(tmp_path):
     ],
 )
 def test_substitution_follows_grafana(expr, values, expected):
-    assert promql.substitute(expr, values) == expected
+    assert queries.substitute(expr, values) == expected
     promql.parse(expected)
 
 
 def test_unknown_variable_is_an_error():
     with pytest.raises(KeyError, match=r"\$nope"):
-        promql.substitute('x{a="$nope"}', {})
+        queries.substitute('x{a="$nope"}', {})
 
 
 def test_all_targets_substitutes_given_values():

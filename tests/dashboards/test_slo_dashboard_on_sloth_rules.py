@@ -12,8 +12,11 @@ from pathlib import Path
 
 import yaml
 
-from obsctl.generate.dashboards import promql, queries
+from obsctl.generate import promql
+from obsctl.generate.dashboards import queries
 
+# Sloth's recording and label names are written out in this file, not taken from
+# obsctl.generate.conventions: the rules stand for Sloth's own output, the contract the dashboard meets.
 SLO = {
     "sloth_id": "gateway-payment-availability",
     "sloth_service": "gateway",

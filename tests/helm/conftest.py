@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
+import catalog
 from obsctl.generate.helm import chart
 
-SERVICES = ("gateway", "payment", "account", "risk", "channel", "notification")
+SERVICES = tuple(catalog.default().services)
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 
 

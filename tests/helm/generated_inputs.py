@@ -8,17 +8,13 @@ from typing import Any
 import yaml
 
 from obsctl import paths
+from obsctl.generate.rules import layout
 
 
 def rule_files() -> dict[str, str]:
-    """YAML files under alerts/ holding rule groups (alertmanager.yml and promtool tests hold none)."""
-    out = {}
-    for path in sorted([*paths.ALERTS.rglob("*.yml"), *paths.ALERTS.rglob("*.yaml")]):
-        text = path.read_text(encoding="utf-8")
-        loaded: Any = yaml.safe_load(text)
-        if isinstance(loaded, dict) and "groups" in loaded:
-            out[path.name] = text
-    assert out, "no generated rule files under alerts/ (run `make rules`)"
+    """The generated rule files by file name, as the chart carries them."""
+    out = {path.name: path.read_text(encoding="utf-8") for path in layout.rule_files()}
+    assert out, f"no generated rule files under {layout.RULES_DIR}/ (run `make rules`)"
     return out
 
 
@@ -43,4 +39,4 @@ def collector_config() -> str:
 
 
 def alertmanager_config() -> str:
-    return (paths.ALERTS / "alertmanager.yml").read_text(encoding="utf-8")
+    return (paths.REPO / layout.ALERTMANAGER).read_text(encoding="utf-8")

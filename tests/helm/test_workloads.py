@@ -5,19 +5,34 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
-from apps.common.config import DEFAULT_BUDGET_MS
+import catalog
+from obsctl import paths
 
 from .conftest import SERVICES, Rendered, env_of, pod_spec
 
-# The chart must give each hop the budget the services themselves default to (apps/common/config.py).
-BUDGETS = {name: str(ms) for name, ms in DEFAULT_BUDGET_MS.items()}
-# docs/architecture.md, "Service environment".
+CATALOG = catalog.default()
+# The chart must give each hop the budget the services themselves default to (the catalog's).
+BUDGETS = {name: str(s.budget_ms) for name, s in CATALOG.services.items()}
+# docs/architecture.md, "Service environment": the variable of each store a service uses.
+STORE_VARIABLES = {"database": "DATABASE_URL", "redis": "REDIS_URL", "kafka": "KAFKA_BOOTSTRAP"}
 NEEDS = {
-    "DATABASE_URL": {"gateway", "payment", "account", "notification"},
-    "REDIS_URL": {"gateway", "payment", "risk"},
-    "KAFKA_BOOTSTRAP": {"payment", "notification"},
+    variable: {name for name, s in CATALOG.services.items() if store in s.uses}
+    for store, variable in STORE_VARIABLES.items()
 }
+
+
+def test_the_charts_services_are_the_catalogs() -> None:
+    """values.yaml lists every service with what the catalog declares of it (budget, stores, calls)."""
+    values = yaml.safe_load((paths.REPO / "helm" / "payment-platform" / "values.yaml").read_text())
+    chart_services = values["services"]
+    assert set(chart_services) == set(CATALOG.services)
+    for name, declared in CATALOG.services.items():
+        own = chart_services[name]
+        assert own["requestBudgetMs"] == declared.budget_ms, name
+        assert sorted(own["uses"]) == sorted(declared.uses), name
+        assert sorted(own["calls"]) == sorted(declared.calls), name
 
 
 def _service_deployments(ex: Rendered) -> dict[str, dict[str, Any]]:
@@ -59,7 +74,7 @@ def test_every_service_deployment_has_probes_security_and_otel_env(
             assert names.index(var) < names.index("OTEL_RESOURCE_ATTRIBUTES")
         assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"].startswith("http")
         assert env["OTEL_TRACES_SAMPLER"]["value"] == "parentbased_traceidratio"
-        assert env["OTEL_TRACES_SAMPLER_ARG"]["value"] == "0.1"
+        assert env["OTEL_TRACES_SAMPLER_ARG"]["value"] == "0.1"  # production: 10% of new traces
         assert env["OTEL_METRICS_EXPORTER"]["value"] == "none"
         if service in BUDGETS:
             assert env["REQUEST_BUDGET_MS"]["value"] == BUDGETS[service]
@@ -245,3 +260,20 @@ def test_chart_and_local_stack_configure_telemetry_alike(examples: dict[str, Ren
         env = env_of(container)
         for key in _BEHAVIOUR_KEYS:
             assert env[key]["value"] == OTEL_DEFAULTS[key], (service, key)
+
+
+def test_chart_head_sampling_is_the_sampling_section() -> None:
+    """The chart's default sampler and ratio are observability/collector.yaml sampling.head (its
+    kubernetes ratio); the local stack takes the local ratio from the same section."""
+    from obsctl.generate.helm.chart import CHART
+    from obsctl.generate.sources import collector
+    from obsctl.run.stack.services import OTEL_DEFAULTS
+
+    head = collector.load().sampling.head
+    otel = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))["otel"]
+    assert (otel["sampler"], otel["samplerArg"]) == (head.sampler, head.argument("kubernetes")), (
+        "helm/payment-platform/values.yaml otel.sampler/samplerArg differ from "
+        "observability/collector.yaml sampling.head (kubernetes)"
+    )
+    local = (OTEL_DEFAULTS["OTEL_TRACES_SAMPLER"], OTEL_DEFAULTS["OTEL_TRACES_SAMPLER_ARG"])
+    assert local == (head.sampler, head.argument("local"))

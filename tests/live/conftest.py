@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from obsctl.generate import conventions
 from obsctl.run import faults
 from obsctl.run.load.run import LoadProcess
 from obsctl.run.prometheus_api import PrometheusAPI
@@ -29,7 +30,7 @@ LOAD_USERS = 10
 LOAD_USER_RATE = 2.0
 # The SLI the stack is ready for once it has a value: traffic has reached the gateway, Prometheus
 # scraped it and evaluated the generated recording rules at least twice.
-READY_QUERY = 'slo:sli_error:ratio_rate5m{sloth_id="gateway-payment-availability"}'
+READY_QUERY = f'{conventions.sli_error_record("5m")}{{{conventions.LABEL_ID}="gateway-payment-availability"}}'
 
 
 @pytest.fixture(scope="package")

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 import catalog
-from obsctl.run.stack.services import SERVICES
 from tests.live.helpers import Live
+
+SERVICES = catalog.default().start_order()
 
 # Series Prometheus adds to every job itself (scrape health, and alerts that carry a job label).
 PROMETHEUS_OWN = {

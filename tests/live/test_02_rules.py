@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from obsctl.run.stack import alerting
+from obsctl.generate.rules import layout
 from tests.live.helpers import Live, eventually
 
 
@@ -16,8 +16,8 @@ def recording_rules() -> dict[str, str]:
     """id -> selector of every recording rule in the rule files Prometheus loads: the record name
     with the rule's own static labels, so each rule (each SLO's, each window's) is checked alone."""
     out = {}
-    for path in alerting.rule_files():
-        for group in yaml.safe_load(Path(path).read_text())["groups"]:
+    for path in layout.rule_files():
+        for group in yaml.safe_load(path.read_text())["groups"]:
             for rule in group["rules"]:
                 if "record" not in rule:
                     continue
@@ -34,7 +34,7 @@ RECORDING_RULES = recording_rules()
 @pytest.mark.slow
 def test_prometheus_loaded_every_generated_rule_file(live: Live) -> None:
     loaded = {Path(g["file"]).name for g in live.prom.rules()}
-    expected = {Path(p).name for p in alerting.rule_files()}
+    expected = {p.name for p in layout.rule_files()}
     assert expected, "no generated rule files found under alerts/"
     assert loaded == expected
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from obsctl.generate.dashboards import promql, queries, render
+from obsctl.generate.dashboards import queries, render
 from obsctl.run import faults
 from obsctl.run.prometheus_api import PrometheusAPI
 from tests.live.helpers import Live
@@ -48,7 +48,7 @@ def real_values(prom: PrometheusAPI, dashboard: dict[str, Any]) -> dict[str, str
         assert parsed, f"{dashboard['uid']}: variable {var['name']} has an unsupported query {text!r}"
         match = parsed["match"]
         if match:
-            match = promql.substitute(match, {**queries.default_values(dashboard), **values})
+            match = queries.substitute(match, {**queries.default_values(dashboard), **values})
         found = sorted(prom.label_values(parsed["label"], match))
         if found:
             values[var["name"]] = max(

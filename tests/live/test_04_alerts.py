@@ -64,6 +64,7 @@ def test_channel_errors_page_fires_and_reaches_the_webhook(live: Live) -> None:
     # Routed by the generated alertmanager.yml to the gateway team's page receiver, whose webhook
     # is <base>/<team>/<page|ticket>.
     assert note.receiver_path == "/edge/page", note.receiver_path
+    # Sloth's label name, written out: the notification carries the labels Sloth's rules would.
     assert note.labels["sloth_slo"] == "payment-availability"
 
 

@@ -9,20 +9,14 @@ from typing import Any
 import yaml
 
 from obsctl import paths
+from obsctl.generate.rules import layout
 
-RULES_DIR = paths.REPO / "alerts" / "rules"
-SLO_TESTS_DIR = paths.REPO / "alerts" / "slo-tests"
-HAND_TESTS_DIR = paths.REPO / "alerts" / "tests"
-ALERTMANAGER = paths.REPO / "alerts" / "alertmanager.yml"
-
-
-def rule_files() -> list[Path]:
-    return sorted(RULES_DIR.glob("*.yml"))
+ALERTMANAGER = paths.REPO / layout.ALERTMANAGER
 
 
 def groups() -> list[tuple[Path, dict[str, Any]]]:
     out = []
-    for f in rule_files():
+    for f in layout.rule_files():
         for g in yaml.safe_load(f.read_text())["groups"]:
             out.append((f, g))
     return out

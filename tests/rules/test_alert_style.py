@@ -35,7 +35,8 @@ def test_every_alert_carries_a_team_for_routing() -> None:
                 continue
             if "team" in r["labels"]:
                 continue
-            # SLO alerts select slo:* recordings, whose labels (in the SLO's own file) carry team.
+            # SLO alerts select slo:* recordings (Sloth's prefix, written out as the contract), whose
+            # labels (in the SLO's own file) carry team.
             slo_file = f.read_text()
             assert "slo:" in r["expr"] and recorded_team, f"{f.name}: {r['alert']} has no team"
             assert "team:" in slo_file or f.name == "slo-sli-absent.yml"

@@ -65,6 +65,7 @@ def _alert(name: str, **labels: str) -> dict[str, Any]:
 
 def test_page_inhibits_ticket_of_the_same_slo_only(alertmanager_server: Callable[..., Any]) -> None:
     am = alertmanager_server(config_text=render_alertmanager("http://127.0.0.1:9/unreachable"))
+    # Sloth's label names, written out: the routing is tested against the labels Sloth's rules carry.
     slo = {"team": "edge", "sloth_service": "gateway"}
     alerts = [
         _alert(

@@ -8,13 +8,14 @@ from pathlib import Path
 import yaml
 
 import catalog
-from obsctl.generate.rules.promql import selectors
-from tests.rules.helpers import HAND_TESTS_DIR, SLO_TESTS_DIR, alert_rules, rules
+from obsctl.generate.promql import selectors
+from obsctl.generate.rules import layout
+from tests.rules.helpers import alert_rules, rules
 
 
 def _tested_alert_names() -> set[str]:
     names: set[str] = set()
-    for f in sorted(HAND_TESTS_DIR.glob("*.yml")) + sorted(SLO_TESTS_DIR.glob("*.yml")):
+    for f in layout.promtool_test_files() + layout.slo_test_files():
         doc = yaml.safe_load(Path(f).read_text())
         for test in doc["tests"]:
             for art in test.get("alert_rule_test", []):
@@ -39,7 +40,7 @@ def test_every_alert_has_at_least_one_promtool_test() -> None:
 
 
 def test_every_service_alert_test_has_a_negative_case() -> None:
-    for f in sorted(HAND_TESTS_DIR.glob("*.yml")):
+    for f in layout.promtool_test_files():
         doc = yaml.safe_load(f.read_text())
         checks = [a for t in doc["tests"] for a in t.get("alert_rule_test", [])]
         assert any(a["exp_alerts"] == [] for a in checks), f"{f.name}: no case where the alert stays quiet"

@@ -7,24 +7,25 @@ from pathlib import Path
 import pytest
 
 from obsctl import paths
-from tests.rules.helpers import HAND_TESTS_DIR, SLO_TESTS_DIR, rule_files, run
+from obsctl.generate.rules import layout
+from tests.rules.helpers import run
 
 
 def test_promtool_check_rules_is_clean_with_lint() -> None:
-    files = rule_files()
+    files = layout.rule_files()
     assert len(files) >= 3
     result = run(["promtool", "check", "rules", "--lint=all", "--lint-fatal", *map(str, files)])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_hand_written_service_alert_tests_pass() -> None:
-    files = sorted(HAND_TESTS_DIR.glob("*.yml"))
+    files = layout.promtool_test_files()
     assert files
     result = run(["promtool", "test", "rules", *map(str, files)])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("test_file", sorted(SLO_TESTS_DIR.glob("*.yml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("test_file", layout.slo_test_files(), ids=lambda p: p.name)
 def test_generated_slo_tests_pass(test_file: Path) -> None:
     result = run(["promtool", "test", "rules", str(test_file)])
     assert result.returncode == 0, result.stdout + result.stderr
@@ -32,15 +33,17 @@ def test_generated_slo_tests_pass(test_file: Path) -> None:
 
 def test_promtool_test_fails_when_an_alert_is_broken(tmp_path: Path) -> None:
     """The service-alert tests can fail: with a threshold raised tenfold, they do."""
-    (tmp_path / "rules").mkdir()
-    original = (HAND_TESTS_DIR.parent / "rules" / "service-alerts.yml").read_text()
+    original = (paths.REPO / layout.SERVICE_ALERTS_FILE).read_text()
     broken = original.replace("> 0.05\n", "> 0.5\n")
     assert broken != original
-    (tmp_path / "rules" / "service-alerts.yml").write_text(broken)
-    (tmp_path / "tests").mkdir()
-    test = HAND_TESTS_DIR / "dependency-error-rate-high.yml"
-    (tmp_path / "tests" / test.name).write_text(test.read_text())
-    result = run(["promtool", "test", "rules", str(tmp_path / "tests" / test.name)])
+    # The same layout as the repository's, so the test's relative rule_files path finds the copy.
+    (tmp_path / layout.SERVICE_ALERTS_FILE).parent.mkdir(parents=True)
+    (tmp_path / layout.SERVICE_ALERTS_FILE).write_text(broken)
+    test = paths.REPO / layout.PROMTOOL_TESTS_DIR / "dependency-error-rate-high.yml"
+    copy = tmp_path / layout.PROMTOOL_TESTS_DIR / test.name
+    copy.parent.mkdir(parents=True)
+    copy.write_text(test.read_text())
+    result = run(["promtool", "test", "rules", str(copy)])
     assert result.returncode != 0
     assert "DependencyErrorRateHigh" in result.stdout + result.stderr
 
@@ -60,12 +63,10 @@ def test_reset_guard_is_what_resolves_the_page_within_15_minutes(tmp_path: Path)
     (tmp_path / "rules").mkdir()
     rules_file = tmp_path / "rules" / f"slo-{slo.id}.yml"
     rules_file.write_text(dump({"groups": slo_rules.groups([slo], sloth_like, include_absent=False)}))
-    (tmp_path / "rules" / "slo-sli-absent.yml").write_text(
-        (paths.REPO / "alerts" / "rules" / "slo-sli-absent.yml").read_text()
-    )
+    (tmp_path / "rules" / "slo-sli-absent.yml").write_text((paths.REPO / layout.ABSENT_FILE).read_text())
     (tmp_path / "tests").mkdir()
     test = tmp_path / "tests" / f"{slo.id}.yml"
-    test.write_text((SLO_TESTS_DIR / f"{slo.id}.yml").read_text())
+    test.write_text((paths.REPO / layout.SLO_TESTS_DIR / f"{slo.id}.yml").read_text())
     result = run(["promtool", "test", "rules", str(test)])
     assert result.returncode != 0, "the page resolved within 15 minutes even without the guard"
     assert "PaymentAvailabilityBudgetBurn" in result.stdout + result.stderr

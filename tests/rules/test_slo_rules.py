@@ -8,11 +8,14 @@ from pathlib import Path
 import yaml
 
 from obsctl import paths
-from obsctl.generate.rules import slo_rules, windows
+from obsctl.generate import conventions
+from obsctl.generate.rules import layout, slo_rules, windows
 from obsctl.generate.rules.generate import generate, options
 from obsctl.generate.slo import load
 from obsctl.generate.slo.numbers import clean
 
+# Sloth's recording and label names are written out in this file, not taken from
+# obsctl.generate.conventions: they are the contract with Sloth that the generated rules must keep.
 SLOTH_SLI = {f"slo:sli_error:ratio_rate{w}" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d")}
 SLOTH_META = {
     "slo:objective:ratio",
@@ -23,6 +26,21 @@ SLOTH_META = {
     "slo:period_error_budget_remaining:ratio",
     "sloth_slo_info",
 }
+
+
+def test_conventions_spell_sloths_names() -> None:
+    assert conventions.records(windows.RECORDED_WINDOWS) == SLOTH_SLI | SLOTH_META | {
+        "slo:sli_error:ratio_rate7d",
+        "slo:sli_error:ratio_rate28d",
+    }
+    assert conventions.sli_error_window("slo:sli_error:ratio_rate1h") == "1h"
+    assert conventions.sli_error_window("slo:objective:ratio") is None
+    assert (conventions.LABEL_ID, conventions.LABEL_SERVICE, conventions.LABEL_SLO) == (
+        "sloth_id",
+        "sloth_service",
+        "sloth_slo",
+    )
+    assert (conventions.LABEL_WINDOW, conventions.LABEL_SEVERITY) == ("sloth_window", "sloth_severity")
 
 
 def _slos() -> list:
@@ -82,7 +100,7 @@ def test_alert_thresholds_are_clean_products() -> None:
 
 
 def test_tier_defaults_disable_and_for(tmp_path: Path) -> None:
-    from obsctl.generate.rules.thresholds import TierDefaults
+    from obsctl.generate.sources.slo_policy import TierDefaults
 
     slo = _slos()[0]
     opts = options(page=TierDefaults(enabled=False), ticket=TierDefaults.model_validate({"for": "15m"}))
@@ -125,8 +143,22 @@ def test_committed_files_match_the_sources() -> None:
 
 
 def test_generated_slo_files_parse() -> None:
-    for rel, content in generate().items():
-        assert yaml.safe_load(content), rel
+    files = generate()
+    for rel, content in files.items():
+        if rel.endswith(".yml"):
+            assert yaml.safe_load(content), rel
+    assert paths.GENERATED_HEADER in files[layout.README]
+
+
+def test_alerts_holds_only_what_the_rules_area_generates() -> None:
+    files = generate()
+    root = paths.REPO / layout.ALERTS_DIR
+    on_disk = {p.relative_to(paths.REPO).as_posix() for p in root.rglob("*") if p.is_file()}
+    assert on_disk == set(files)
+    listed = [
+        rel for rel in files if f"`{rel.removeprefix(layout.ALERTS_DIR + '/')}`" in files[layout.README]
+    ]
+    assert sorted(listed) == sorted(files), "alerts/README.md does not list every file"
 
 
 RAW = """\

@@ -55,6 +55,7 @@ def _expect_error(tmp_path: Path, spec: str, *needles: str) -> str:
 
 
 def test_good_spec_generates(tmp_path: Path) -> None:
+    # Sloth's name of the period's SLI recording, written out: the contract with Sloth.
     src = tmp_path / "spec.yaml"
     src.write_text(GOOD)
     out = tmp_path / "out.yml"
@@ -96,7 +97,20 @@ def test_duplicate_slo_names(tmp_path: Path) -> None:
 
 def test_unknown_field(tmp_path: Path) -> None:
     spec = GOOD.replace("    objective: 99.9", "    objective: 99.9\n    objetive: 99.9")
-    _expect_error(tmp_path, spec, "SLO requests-availability", "slos.0.objetive", "unknown field")
+    _expect_error(
+        tmp_path, spec, "SLO requests-availability", "slos.0.objetive", "unknown key; got 'objetive'"
+    )
+
+
+def test_a_union_field_is_one_problem_naming_every_accepted_type(tmp_path: Path) -> None:
+    spec = (paths.SLOS / "notification.yaml").read_text().replace("team: [messaging]", "team: 3")
+    err = _expect_error(
+        tmp_path,
+        spec,
+        "SLO notification-delivery",
+        "metadata.labels.team: got 3; expected a valid string or a valid list",
+    )
+    assert "labels.team.str" not in err
 
 
 def test_every_problem_is_reported_not_only_the_first(tmp_path: Path) -> None:

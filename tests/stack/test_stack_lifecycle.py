@@ -1,9 +1,9 @@
 """The whole runner (obsctl.run.stack.Stack and `obsctl up/down/status`), against a stand-in repository.
 
-The stand-in has two tiny services (gateway, risk), a migration module and a seed module with the
-same entry points as the real ones, so these tests prove the runner's contract (environment,
-migrations, seeding, stack.env, scrape jobs, idempotent up, down stops only ours) independently of
-the services' own progress.
+The stand-in (tests/stack/stand_in.py) has two tiny services (gateway, risk) in its own catalog,
+a migration module and a seed module with the same entry points as the real ones, so these tests
+prove the runner's contract (environment, migrations, seeding, stack.env, scrape jobs, idempotent
+up, down stops only ours) apart from what the real services do.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from obsctl.run.stack import process
 from obsctl.run.stack.process import ProcessRecord
 from obsctl.run.stack.stack import Stack
 from obsctl.run.stack.wait import wait_until
+from tests.stack.stand_in import stand_in
 
 FAKE_APP = """
 import os
@@ -55,38 +55,24 @@ with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
 """
 
 SEED = """
-import psycopg
+import json, os, psycopg
 
-def seed_demo(dsn):
-    with psycopg.connect(dsn) as conn:
-        conn.execute("INSERT INTO seed_runs DEFAULT VALUES")
-    print("seeding noise on stdout")
-    return {"api_key": "pk_demo", "api_secret": "sk_demo", "user_ids": ["u1", "u2"], "currency": "EUR"}
+with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+    conn.execute("INSERT INTO seed_runs DEFAULT VALUES")
+print("seeding noise on stdout")
+seed = {"api_key": "pk_demo", "api_secret": "sk_demo", "user_ids": ["u1", "u2"], "currency": "EUR"}
+print(json.dumps(seed))
 """
 
 
-def write_fake_repo(root: Path) -> Path:
-    files = {
-        "apps/__init__.py": "",
-        "apps/fakeapp.py": FAKE_APP,
-        "apps/common/__init__.py": "",
-        "apps/common/migrate.py": MIGRATE,
-        "apps/seed.py": SEED,
-        "apps/gateway/__init__.py": "",
-        "apps/gateway/app.py": "from apps.fakeapp import create_app\n",
-        "apps/risk/__init__.py": "",
-        "apps/risk/app.py": "from apps.fakeapp import create_app\n",
-    }
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
 @pytest.fixture(scope="module")
-def fake_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_fake_repo(tmp_path_factory.mktemp("repo"))
+def fake_repo(tmp_path_factory: pytest.TempPathFactory):
+    return stand_in(
+        tmp_path_factory.mktemp("repo"),
+        {"gateway": "from apps.fakeapp import create_app\n", "risk": "from apps.fakeapp import create_app\n"},
+        calls={"gateway": ["risk"]},
+        files={"apps/fakeapp.py": FAKE_APP, "apps/common/migrate.py": MIGRATE, "apps/seed.py": SEED},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +90,14 @@ def caller_env() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def stack(fake_repo: Path, caller_env: dict[str, str], state_dir_factory):
-    stack = Stack(state_dir_factory(), repo=fake_repo, service_env={"OTEL_RESOURCE_ATTRIBUTES": "test.run=1"})
+def stack(fake_repo, caller_env: dict[str, str], state_dir_factory):
+    repo, services = fake_repo
+    stack = Stack(
+        state_dir_factory(),
+        repo=repo,
+        catalog=services,
+        service_env={"OTEL_RESOURCE_ATTRIBUTES": "test.run=1"},
+    )
     stack.up(["services", "prometheus", "alertmanager"])
     yield stack
     stack.down()

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from obsctl.errors import ObsctlError
 from obsctl.run.stack.stack import Stack
 from obsctl.run.stack.wait import StackError
+from tests.stack.stand_in import stand_in
 
 
-def make_repo(root: Path, services: dict[str, str]) -> Path:
-    (root / "apps").mkdir(parents=True)
-    (root / "apps" / "__init__.py").write_text("")
-    for name, source in services.items():
-        (root / "apps" / name).mkdir()
-        (root / "apps" / name / "__init__.py").write_text("")
-        (root / "apps" / name / "app.py").write_text(source)
-    return root
-
-
-def test_only_existing_services_are_components(tmp_path):
-    repo = make_repo(tmp_path / "repo", {"risk": "", "gateway": ""})
-    stack = Stack(tmp_path / "state", repo=repo)
+def test_the_catalogs_services_are_components_in_start_order(tmp_path):
+    repo, services = stand_in(tmp_path / "repo", {"gateway": "", "risk": ""}, calls={"gateway": ["risk"]})
+    stack = Stack(tmp_path / "state", repo=repo, catalog=services)
     assert stack.services() == ["risk", "gateway"]  # callees first
     assert stack.order() == [
         "postgres",
@@ -38,8 +27,8 @@ def test_only_existing_services_are_components(tmp_path):
 
 
 def test_dependencies_groups_and_aliases_are_resolved(tmp_path):
-    repo = make_repo(tmp_path / "repo", {"risk": "", "gateway": ""})
-    stack = Stack(tmp_path / "state", repo=repo)
+    repo, services = stand_in(tmp_path / "repo", {"gateway": "", "risk": ""}, calls={"gateway": ["risk"]})
+    stack = Stack(tmp_path / "state", repo=repo, catalog=services)
     assert stack.resolve(["kafka"]) == ["tansu"]
     assert stack.resolve(["gateway"]) == ["postgres", "redis", "tansu", "gateway"]
     assert stack.resolve(["services"]) == ["postgres", "redis", "tansu", "risk", "gateway"]
@@ -47,21 +36,22 @@ def test_dependencies_groups_and_aliases_are_resolved(tmp_path):
     assert stack.resolve(None) == stack.order()
 
 
-def test_unknown_and_missing_components_are_named(tmp_path):
-    repo = make_repo(tmp_path / "repo", {"risk": ""})
-    stack = Stack(tmp_path / "state", repo=repo)
+def test_unknown_components_are_named(tmp_path):
+    repo, services = stand_in(tmp_path / "repo", {"risk": ""})
+    stack = Stack(tmp_path / "state", repo=repo, catalog=services)
     with pytest.raises(ObsctlError) as excinfo:
         stack.resolve(["redis", "postgress", "channel"])
     message = str(excinfo.value)
-    assert "postgress" in message
-    assert "channel (apps/channel/app.py does not exist yet)" in message
+    assert "unknown component(s): postgress, channel;" in message  # channel: not in this catalog
     assert "expected some of: postgres, redis, tansu, risk" in message
 
 
 def test_a_service_that_cannot_start_is_reported_with_its_log(tmp_path, state_dir_factory):
     state = state_dir_factory()
-    repo = make_repo(tmp_path / "repo", {"risk": "raise RuntimeError('risk cannot import its rules')\n"})
-    stack = Stack(state, repo=repo)
+    repo, services = stand_in(
+        tmp_path / "repo", {"risk": "raise RuntimeError('risk cannot import its rules')\n"}
+    )
+    stack = Stack(state, repo=repo, catalog=services)
     try:
         with pytest.raises(StackError) as excinfo:
             stack.up(["risk"])

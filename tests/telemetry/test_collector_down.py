@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+import catalog
 from obsctl.run.stack.wait import free_port
 from tests.telemetry.conftest import state_dir
 from tests.telemetry.stack_harness import TelemetryStack
@@ -55,7 +56,7 @@ def test_sigterm_stops_each_service_within_the_graceful_timeout(
     running = stack_without_collector
     # Spans and logs are waiting in the batch processors, which flush (and fail) on shutdown.
     assert running.pay(running.users[0], 321).status_code == 201
-    for service in ("gateway", "payment", "account", "risk", "channel", "notification"):  # callers first
+    for service in reversed(catalog.default().start_order()):  # callers first
         server = running.stack.server(service)
         log = running.log_path(service)
         log_size = log.stat().st_size

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import catalog
 from obsctl.run.telemetry.otlp_sink import OtlpSink, Span
 from tests.telemetry.stack_harness import TelemetryStack
 from tests.telemetry.traces import (
@@ -112,7 +113,7 @@ def test_a_successful_payment_is_one_trace_across_every_service(
         and s.attributes.get("http.route") == PAYMENT_ROUTE
     ]
     assert {s.trace_id for s in creation} == {spans[0].trace_id}
-    assert services_with(spans, "server") == {"gateway", "payment", "risk", "account", "channel"}
+    assert services_with(spans, "server") == set(catalog.default().reachable_from("gateway"))
     db_systems = {s.attributes.get("db.system") for s in spans if s.kind == "client"}
     assert {"postgresql", "redis"} <= db_systems
     producers = [s for s in spans if s.kind == "producer"]
@@ -204,7 +205,7 @@ def test_the_agent_starts_cleanly_in_every_service(
     """With a collector listening, the OpenTelemetry agent has nothing to warn about: no deprecated
     setting, no log handler skipped as a duplicate, no failed export. Its warnings go to whichever
     handler the root logger has when it starts: the service's log file or the OTLP export."""
-    services = ("gateway", "payment", "risk", "account", "channel", "notification")
+    services = tuple(catalog.default().services)
     quiet = {"", "TRACE", "DEBUG", "INFO"}
     exported = [
         r for r in otlp_sink.logs() if r.scope.startswith("opentelemetry") and r.severity not in quiet
@@ -235,10 +236,7 @@ def test_no_secret_card_data_or_signature_in_any_span_baggage_or_log(
         exported += [span.name, *strings_in(span.attributes)]
     for record in otlp_sink.logs():
         exported += [*strings_in(record.body), *strings_in(record.attributes)]
-    files = [
-        telemetry_stack.log_path(s).read_text()
-        for s in ("gateway", "payment", "risk", "account", "channel", "notification")
-    ]
+    files = [telemetry_stack.log_path(s).read_text() for s in catalog.default().services]
     assert len(exported) > 1000  # the check below looked at real telemetry
     for secret in forbidden:
         leaks = [value for value in exported if secret in value]

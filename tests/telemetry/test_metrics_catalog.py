@@ -6,11 +6,12 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+import catalog
 from tests.services.service_harness import catalog_shape, exposed_shape
 from tests.telemetry.stack_harness import TelemetryStack
 from tests.telemetry.traces import wait_for
 
-SERVICES = ("gateway", "payment", "account", "risk", "channel", "notification")
+SERVICES = tuple(catalog.default().services)
 
 
 @pytest.fixture(scope="module")

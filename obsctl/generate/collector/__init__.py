@@ -3,24 +3,14 @@ validation."""
 
 from __future__ import annotations
 
-from obsctl.generate.area import Area, Upstream
-
-
-def _generate(_: Upstream) -> dict[str, str]:
-    from obsctl.generate.collector.build import generate
-
-    return generate()
-
-
-def _check() -> list[str]:
-    from obsctl.generate.collector.validate import check_generated
-
-    return check_generated()
-
+from obsctl.generate.area import Area
+from obsctl.generate.collector.build import generate
+from obsctl.generate.collector.validate import check_generated
 
 AREA = Area(
     name="collector",
     description="OpenTelemetry Collector configs per environment",
-    generate=_generate,
-    checks=(("collector", _check),),
+    generate=lambda _upstream: generate(),
+    checks=(("collector", check_generated),),
+    owned_dirs=("collector",),
 )

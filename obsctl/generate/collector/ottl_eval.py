@@ -329,23 +329,21 @@ def _run(processor: dict[str, Any], signal: str, record: Record) -> None:
                         raise
 
 
+def _redact(config: dict[str, Any], signal: str, record: Record) -> Record:
+    out = copy.deepcopy(record)
+    transforms = _transforms_for(config, signal)
+    if not transforms:
+        raise OttlError(f"no transform processor in the {signal} pipeline fed by a receiver")
+    for processor in transforms:
+        _run(processor, signal, out)
+    return out
+
+
 def redact_span(config: dict[str, Any], span: Record) -> Record:
     """The span as the exporters would see it: {"attributes": {...}, "events": [{"attributes": {...}}]}."""
-    out = copy.deepcopy(span)
-    transforms = _transforms_for(config, "traces")
-    if not transforms:
-        raise OttlError("no transform processor in the traces pipeline fed by a receiver")
-    for processor in transforms:
-        _run(processor, "traces", out)
-    return out
+    return _redact(config, "traces", span)
 
 
 def redact_log(config: dict[str, Any], log: Record) -> Record:
     """The log record as the exporters would see it: {"body": ..., "attributes": {...}}."""
-    out = copy.deepcopy(log)
-    transforms = _transforms_for(config, "logs")
-    if not transforms:
-        raise OttlError("no transform processor in the logs pipeline fed by a receiver")
-    for processor in transforms:
-        _run(processor, "logs", out)
-    return out
+    return _redact(config, "logs", log)

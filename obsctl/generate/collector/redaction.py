@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from obsctl.generate.collector.source import Redaction
+from obsctl.generate.sources.collector import Redaction
 
 
 def ottl_string(text: str) -> str:

@@ -1,20 +1,24 @@
 """Build the collector configuration of each environment from the source of truth.
 
-Each builder returns the config as a plain dict (what `otelcol --config` reads); `dump` turns it into
-the committed YAML with the generated-file header. Component names are those of the pinned release
-(snake_case where the release renamed them: k8s_attributes, resource_detection, span_metrics,
-otlp_grpc, otlp_http); docs/collector.md explains every choice.
+Every environment gets the same skeleton (`_config`: receivers, redaction, span metrics, the
+pipelines); what differs between environments (enrichment, exporters, tail sampling) is data, its
+`_Shape`. Each builder returns the config as a plain dict (what `otelcol --config` reads); `dump`
+turns it into the committed YAML with the generated-file header. Component names are those of the
+pinned release (snake_case where the release renamed them: k8s_attributes, resource_detection,
+span_metrics, otlp_grpc, otlp_http); docs/collector.md explains every choice.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from obsctl import paths
 from obsctl.generate.collector import redaction
-from obsctl.generate.collector.source import CollectorSource, Export
+from obsctl.generate.collector.source import CollectorSource
+from obsctl.generate.sources.collector import Export, KubernetesEnvironment, LocalEnvironment
 
 # Span-metric histogram buckets (seconds unit); the latency SLO's threshold is always added so the
 # span-derived histogram can answer the same question as the SLO.
@@ -97,46 +101,6 @@ def _telemetry(host: str, source: CollectorSource) -> dict[str, Any]:
     }
 
 
-def local(source: CollectorSource) -> dict[str, Any]:
-    env = source.file.environments.local
-    host = env.listen_host
-    intake = ["memory_limiter", "resource_detection", "transform/redact"]
-    return {
-        "extensions": {"health_check": {"endpoint": f"{host}:{source.file.ports.health_check}"}},
-        "receivers": {"otlp": _otlp_receiver(host, source)},
-        "processors": {
-            "memory_limiter": {"check_interval": "1s", **env.memory.model_dump()},
-            "resource_detection": {"detectors": ["env", "system"], "override": False, "timeout": "2s"},
-            "transform/redact": redaction.transform_processor(source.file.redaction),
-        },
-        "connectors": {"span_metrics": _span_metrics(source)},
-        "exporters": {
-            "otlp_http/backend": {
-                "endpoint": env.backend_endpoint,
-                **_push_exporter_common(source.file.export),
-            },
-            "prometheus": _prometheus_exporter(host, source),
-        },
-        "service": {
-            "extensions": ["health_check"],
-            "telemetry": _telemetry(host, source),
-            "pipelines": {
-                "traces": {
-                    "receivers": ["otlp"],
-                    "processors": intake,
-                    "exporters": ["span_metrics", "otlp_http/backend"],
-                },
-                "metrics/spans": {
-                    "receivers": ["span_metrics"],
-                    "processors": ["memory_limiter"],
-                    "exporters": ["prometheus"],
-                },
-                "logs": {"receivers": ["otlp"], "processors": intake, "exporters": ["otlp_http/backend"]},
-            },
-        },
-    }
-
-
 def _k8s_attributes() -> dict[str, Any]:
     return {
         "auth_type": "serviceAccount",
@@ -160,7 +124,7 @@ def _k8s_attributes() -> dict[str, Any]:
 
 
 def _tail_sampling(source: CollectorSource) -> dict[str, Any]:
-    ts = source.file.tail_sampling
+    ts = source.file.sampling.tail
     return {
         "decision_wait": ts.decision_wait,
         "num_traces": ts.num_traces,
@@ -176,57 +140,118 @@ def _tail_sampling(source: CollectorSource) -> dict[str, Any]:
             {
                 "name": "keep-probabilistic-share",
                 "type": "probabilistic",
-                "probabilistic": {"sampling_percentage": source.probabilistic_share_percent},
+                "probabilistic": {"sampling_percentage": ts.probabilistic_share_percent},
             },
         ],
     }
 
 
-def kubernetes(source: CollectorSource) -> dict[str, Any]:
-    env = source.file.environments.kubernetes
-    host = env.listen_host
-    intake = ["memory_limiter", "k8s_attributes", "resource_detection", "transform/redact"]
-    common = _push_exporter_common(source.file.export)
+@dataclass(frozen=True)
+class _Shape:
+    """What sets one environment's collector apart; `_config` is the skeleton they share."""
+
+    # Its section of collector.yaml: listen_host, memory (memory_limiter's limits), endpoints.
+    environment: LocalEnvironment | KubernetesEnvironment
+    # Processors that enrich every signal, run after memory_limiter and before resource detection.
+    enrich: dict[str, Any]
+    push_exporters: dict[str, Any]
+    traces_to: str  # the push exporter that receives traces
+    logs_to: str
+    # Whether traces pass the tail sampler (errors, slow, a probabilistic share) on their way out.
+    tail_sampled: bool
+
+
+def _config(source: CollectorSource, shape: _Shape) -> dict[str, Any]:
+    host = shape.environment.listen_host
+    intake = ["memory_limiter", *shape.enrich, "resource_detection", "transform/redact"]
+    processors: dict[str, Any] = {
+        "memory_limiter": {"check_interval": "1s", **shape.environment.memory.model_dump()},
+        **shape.enrich,
+        "resource_detection": {"detectors": ["env", "system"], "override": False, "timeout": "2s"},
+        "transform/redact": redaction.transform_processor(source.file.redaction),
+    }
+    connectors: dict[str, Any] = {"span_metrics": _span_metrics(source)}
+    traces: dict[str, Any] = {
+        "traces": {
+            "receivers": ["otlp"],
+            "processors": intake,
+            "exporters": ["span_metrics", shape.traces_to],
+        }
+    }
+    if shape.tail_sampled:
+        processors["tail_sampling"] = _tail_sampling(source)
+        connectors["forward/sampling"] = {}
+        traces = {
+            # Every span, enriched and redacted, feeds the span metrics and then the sampler.
+            "traces": {
+                "receivers": ["otlp"],
+                "processors": intake,
+                "exporters": ["span_metrics", "forward/sampling"],
+            },
+            "traces/sampled": {
+                "receivers": ["forward/sampling"],
+                "processors": ["memory_limiter", "tail_sampling"],
+                "exporters": [shape.traces_to],
+            },
+        }
     return {
         "extensions": {"health_check": {"endpoint": f"{host}:{source.file.ports.health_check}"}},
         "receivers": {"otlp": _otlp_receiver(host, source)},
-        "processors": {
-            "memory_limiter": {"check_interval": "1s", **env.memory.model_dump()},
-            "k8s_attributes": _k8s_attributes(),
-            "resource_detection": {"detectors": ["env", "system"], "override": False, "timeout": "2s"},
-            "transform/redact": redaction.transform_processor(source.file.redaction),
-            "tail_sampling": _tail_sampling(source),
-        },
-        "connectors": {"span_metrics": _span_metrics(source), "forward/sampling": {}},
-        "exporters": {
-            "otlp_grpc/jaeger": {"endpoint": env.jaeger_endpoint, "tls": {"insecure": True}, **common},
-            "otlp_http/logs": {"endpoint": env.logs_endpoint, **common},
-            "prometheus": _prometheus_exporter(host, source),
-        },
+        "processors": processors,
+        "connectors": connectors,
+        "exporters": {**shape.push_exporters, "prometheus": _prometheus_exporter(host, source)},
         "service": {
             "extensions": ["health_check"],
             "telemetry": _telemetry(host, source),
             "pipelines": {
-                # Every span, enriched and redacted, feeds the span metrics and then the sampler.
-                "traces": {
-                    "receivers": ["otlp"],
-                    "processors": intake,
-                    "exporters": ["span_metrics", "forward/sampling"],
-                },
-                "traces/sampled": {
-                    "receivers": ["forward/sampling"],
-                    "processors": ["memory_limiter", "tail_sampling"],
-                    "exporters": ["otlp_grpc/jaeger"],
-                },
+                **traces,
                 "metrics/spans": {
                     "receivers": ["span_metrics"],
                     "processors": ["memory_limiter"],
                     "exporters": ["prometheus"],
                 },
-                "logs": {"receivers": ["otlp"], "processors": intake, "exporters": ["otlp_http/logs"]},
+                "logs": {"receivers": ["otlp"], "processors": intake, "exporters": [shape.logs_to]},
             },
         },
     }
+
+
+def local(source: CollectorSource) -> dict[str, Any]:
+    """One collector beside the services, every span and log to one OTLP backend, unsampled."""
+    env = source.file.environments.local
+    backend = {"endpoint": env.backend_endpoint, **_push_exporter_common(source.file.export)}
+    return _config(
+        source,
+        _Shape(
+            environment=env,
+            enrich={},
+            push_exporters={"otlp_http/backend": backend},
+            traces_to="otlp_http/backend",
+            logs_to="otlp_http/backend",
+            tail_sampled=False,
+        ),
+    )
+
+
+def kubernetes(source: CollectorSource) -> dict[str, Any]:
+    """A collector in the cluster: pod metadata on every signal, tail-sampled traces to Jaeger,
+    logs to the log store."""
+    env = source.file.environments.kubernetes
+    common = _push_exporter_common(source.file.export)
+    return _config(
+        source,
+        _Shape(
+            environment=env,
+            enrich={"k8s_attributes": _k8s_attributes()},
+            push_exporters={
+                "otlp_grpc/jaeger": {"endpoint": env.jaeger_endpoint, "tls": {"insecure": True}, **common},
+                "otlp_http/logs": {"endpoint": env.logs_endpoint, **common},
+            },
+            traces_to="otlp_grpc/jaeger",
+            logs_to="otlp_http/logs",
+            tail_sampled=True,
+        ),
+    )
 
 
 ENVIRONMENTS = {"local": local, "kubernetes": kubernetes}
@@ -244,8 +269,8 @@ def dump(config: dict[str, Any], environment: str, source: CollectorSource) -> s
         f"# {paths.GENERATED_HEADER}\n"
         f"# OpenTelemetry Collector ({environment}) for "
         f"opentelemetry-collector-contrib {source.file.release}.\n"
-        "# Sources: observability/collector.yaml, the payment-latency SLO (slos/gateway.yaml) and\n"
-        "# thresholds.yaml tracing.probabilistic_share_percent. Pipelines explained in docs/collector.md.\n"
+        "# Sources: observability/collector.yaml and the latency SLO it names (sampling.tail.latency_slo).\n"
+        "# Pipelines explained in docs/collector.md.\n"
     )
     body = yaml.dump(
         config,

@@ -1,204 +1,72 @@
-"""The collector's source of truth: observability/collector.yaml plus the two values it borrows.
+"""What the collector generator renders from: observability/collector.yaml, with the tail-sampling
+latency threshold resolved through the SLO loader.
 
-The latency threshold for tail sampling comes from the payment-latency SLO (the `le` bucket of its
-error_query in slos/gateway.yaml) and the probabilistic share from thresholds.yaml, so neither is
-typed twice. Every problem names the file and field it came from.
+The collector file names the latency SLO (sampling.tail.latency_slo, a sloth_id); its threshold is
+that SLO's `latency_threshold_seconds` (obsctl/generate/slo/model.py), so it is never typed twice.
 """
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
-
-import yaml
-from pydantic import Field, ValidationError
 
 from obsctl import paths
 from obsctl.errors import ObsctlError, Problem, StrictModel
+from obsctl.generate.slo import load as slo_load
+from obsctl.generate.sources import collector as collector_file
+from obsctl.generate.sources.collector import CollectorFile
 
-COLLECTOR_SOURCE = paths.OBSERVABILITY / "collector.yaml"
-LATENCY_SLO_FILE = paths.SLOS / "gateway.yaml"
-LATENCY_SLO_NAME = "payment-latency"
-
-_LE_BUCKET = re.compile(r'\ble="([0-9.]+)"')
-
-
-class LocalMemory(StrictModel):
-    limit_mib: int = Field(gt=0)
-    spike_limit_mib: int = Field(gt=0)
-
-
-class KubernetesMemory(StrictModel):
-    limit_percentage: int = Field(gt=0, le=100)
-    spike_limit_percentage: int = Field(gt=0, le=100)
-
-
-class LocalEnvironment(StrictModel):
-    listen_host: str
-    backend_endpoint: str
-    memory: LocalMemory
-
-
-class KubernetesEnvironment(StrictModel):
-    listen_host: str
-    jaeger_endpoint: str
-    logs_endpoint: str
-    memory: KubernetesMemory
-
-
-class Environments(StrictModel):
-    local: LocalEnvironment
-    kubernetes: KubernetesEnvironment
-
-
-class Ports(StrictModel):
-    otlp_grpc: int = Field(gt=0, lt=65536)
-    otlp_http: int = Field(gt=0, lt=65536)
-    span_metrics: int = Field(gt=0, lt=65536)
-    self_metrics: int = Field(gt=0, lt=65536)
-    health_check: int = Field(gt=0, lt=65536)
-
-
-class TailSampling(StrictModel):
-    decision_wait: str = Field(pattern=r"^[0-9]+(ms|s|m)$")
-    num_traces: int = Field(gt=0)
-    expected_new_traces_per_sec: int = Field(gt=0)
-
-
-class Export(StrictModel):
-    queue_size: int = Field(gt=0)
-    num_consumers: int = Field(gt=0)
-    batch_flush_timeout: str = Field(pattern=r"^[0-9]+(ms|s)$")
-    batch_max_items: int = Field(gt=0)
-    retry_max_elapsed_time: str = Field(pattern=r"^[0-9]+(s|m|h)$")
-    timeout: str = Field(pattern=r"^[0-9]+(ms|s)$")
-
-
-class KeyRule(StrictModel):
-    name: str
-    why: str
-    key_pattern: str
-
-
-class MaskRule(StrictModel):
-    name: str
-    why: str
-    pattern: str
-    replacement: str
-
-
-class HashRule(StrictModel):
-    name: str
-    why: str
-    pattern: str
-    prefix: str
-
-
-class Redaction(StrictModel):
-    delete_keys: tuple[KeyRule, ...] = Field(min_length=1)
-    mask_values: tuple[MaskRule, ...] = ()
-    hash_values: tuple[HashRule, ...] = ()
-
-
-class CollectorFile(StrictModel):
-    release: str = Field(pattern=r"^v0\.[0-9]+\.[0-9]+$")
-    environments: Environments
-    ports: Ports
-    tail_sampling: TailSampling
-    export: Export
-    redaction: Redaction
+LATENCY_SLO_FIELD = "sampling.tail.latency_slo"
 
 
 class CollectorSource(StrictModel):
-    """Everything the generator needs, with the borrowed values resolved."""
+    """Everything the generator needs: the collector file, and the latency threshold it refers to."""
 
     file: CollectorFile
     latency_threshold_ms: int
-    probabilistic_share_percent: float
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ObsctlError([Problem(file=str(path), message="file not found")]) from exc
-    except yaml.YAMLError as exc:
-        raise ObsctlError([Problem(file=str(path), message=f"not valid YAML: {exc}")]) from exc
-
-
-def _load_file(path: Path) -> CollectorFile:
-    raw = _read_yaml(path)
-    try:
-        return CollectorFile.model_validate(raw)
-    except ValidationError as exc:
-        problems = [
-            Problem(file=str(path), field=".".join(str(p) for p in err["loc"]), message=err["msg"])
-            for err in exc.errors()
-        ]
-        raise ObsctlError(problems) from exc
-
-
-def latency_threshold_ms(slo_file: Path = LATENCY_SLO_FILE, slo_name: str = LATENCY_SLO_NAME) -> int:
-    """The `le` bucket of the latency SLO's error_query, in milliseconds."""
-    raw = _read_yaml(slo_file) or {}
-    for slo in raw.get("slos", []):
-        if slo.get("name") != slo_name:
-            continue
-        query = ((slo.get("sli") or {}).get("events") or {}).get("error_query", "")
-        buckets = set(_LE_BUCKET.findall(query))
-        if len(buckets) != 1:
-            raise ObsctlError(
-                [
-                    Problem(
-                        file=str(slo_file),
-                        obj=slo_name,
-                        field="sli.events.error_query",
-                        message=f'expected exactly one le="<seconds>" bucket, '
-                        f"found {sorted(buckets) or 'none'}",
-                    )
-                ]
-            )
-        ms = Decimal(buckets.pop()) * 1000
-        if ms != ms.to_integral_value() or ms <= 0:
-            raise ObsctlError(
-                [
-                    Problem(
-                        file=str(slo_file),
-                        obj=slo_name,
-                        field="sli.events.error_query",
-                        message=f"latency bucket must be a positive whole number of ms, got {ms} ms",
-                    )
-                ]
-            )
-        return int(ms)
-    raise ObsctlError([Problem(file=str(slo_file), obj=slo_name, message="latency SLO not found")])
-
-
-def probabilistic_share_percent(thresholds_file: Path = paths.THRESHOLDS) -> float:
-    raw = _read_yaml(thresholds_file) or {}
-    value = (raw.get("tracing") or {}).get("probabilistic_share_percent")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+def latency_threshold_ms(file: CollectorFile, source: Path, slos: Path | None = None) -> int:
+    """The threshold of the SLO named by sampling.tail.latency_slo, in milliseconds."""
+    by_id = {slo.id: slo for slo in slo_load.read(slos or paths.SLOS)}
+    wanted = file.sampling.tail.latency_slo
+    slo = by_id.get(wanted)
+    seconds = slo.latency_threshold_seconds if slo is not None else None
+    if slo is None or seconds is None:
+        latency = [s for s in sorted(by_id) if by_id[s].latency_threshold_seconds is not None]
+        what = (
+            "no such SLO" if slo is None else "an SLO without a latency threshold (no le bucket in its SLI)"
+        )
         raise ObsctlError(
             [
                 Problem(
-                    file=str(thresholds_file),
-                    field="tracing.probabilistic_share_percent",
-                    message=f"expected a number from 0 to 100, got {value!r}",
+                    file=str(source),
+                    field=LATENCY_SLO_FIELD,
+                    message=f"got {wanted!r}, {what}; expected the sloth_id of a latency SLO in "
+                    f"{slos or paths.SLOS}: {', '.join(latency) or 'there is none'}",
                 )
             ]
         )
-    return float(value)
+    ms = seconds * Decimal(1000)
+    if ms <= 0 or ms != ms.to_integral_value():
+        raise ObsctlError(
+            [
+                Problem(
+                    file=slo.source,
+                    obj=f"SLO {slo.id}",
+                    field=slo.fields.get("error"),
+                    message=f"got a latency threshold of {ms.normalize()} ms; expected a whole number of "
+                    f"milliseconds above 0 (the tail sampler's threshold_ms, for {LATENCY_SLO_FIELD} "
+                    f"in {source})",
+                )
+            ]
+        )
+    return int(ms)
 
 
-def load(
-    source: Path = COLLECTOR_SOURCE,
-    slo_file: Path = LATENCY_SLO_FILE,
-    thresholds_file: Path = paths.THRESHOLDS,
-) -> CollectorSource:
-    return CollectorSource(
-        file=_load_file(source),
-        latency_threshold_ms=latency_threshold_ms(slo_file),
-        probabilistic_share_percent=probabilistic_share_percent(thresholds_file),
-    )
+def load(source: Path | None = None, slos: Path | None = None) -> CollectorSource:
+    """The collector file (observability/collector.yaml unless `source`) with the threshold of its
+    latency SLO (from observability/slos/ unless `slos`)."""
+    path = source or paths.COLLECTOR_SOURCE
+    file = collector_file.load(path)
+    return CollectorSource(file=file, latency_threshold_ms=latency_threshold_ms(file, path, slos))

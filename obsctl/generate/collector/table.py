@@ -1,4 +1,5 @@
-"""The pinned component table (collector/components-<release>.yaml) and the check of a config against it.
+"""The pinned component table (components-<release>.yaml, hand-written data next to this module) and
+the check of a config against it.
 
 The table lists, for one collector-contrib release, the component types we use and the keys each
 accepts with their value types. A config passes when every component type is known (and not a
@@ -15,7 +16,6 @@ from typing import Any
 
 import yaml
 
-from obsctl import paths
 from obsctl.errors import ObsctlError, Problem
 
 KINDS = ("receivers", "processors", "exporters", "connectors", "extensions")
@@ -28,7 +28,7 @@ COMPONENT_ID = re.compile(r"^(?P<type>[a-z][a-z0-9_]*)(/(?P<name>[^/\s]+))?$")
 
 
 def table_path(release: str) -> Path:
-    return paths.COLLECTOR / f"components-{release}.yaml"
+    return Path(__file__).with_name(f"components-{release}.yaml")
 
 
 @dataclass(frozen=True)

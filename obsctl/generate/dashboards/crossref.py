@@ -1,4 +1,4 @@
-"""Which metric names a dashboard may select: the catalog's series and the recording rules in alerts/."""
+"""Which metric names a dashboard may select: the catalog's series and the generated recording rules."""
 
 from __future__ import annotations
 
@@ -8,16 +8,14 @@ from typing import Any
 import yaml
 
 import catalog
-from obsctl import paths
+from obsctl.generate import conventions
+from obsctl.generate.rules import layout, windows
 
 
-def recording_rules(alerts_dir: Path | None = None) -> frozenset[str]:
-    """Every `record:` name in the Prometheus rule files under alerts/ (tests excluded)."""
-    root = alerts_dir or paths.ALERTS
+def recording_rules(root: Path | None = None) -> frozenset[str]:
+    """Every `record:` name in the generated rule files of the repository at `root` (this one)."""
     names: set[str] = set()
-    for path in sorted([*root.rglob("*.yml"), *root.rglob("*.yaml")]):
-        if "tests" in path.relative_to(root).parts:
-            continue
+    for path in layout.rule_files(root):
         data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
         if not isinstance(data, dict):
             continue
@@ -28,26 +26,12 @@ def recording_rules(alerts_dir: Path | None = None) -> frozenset[str]:
     return frozenset(names)
 
 
-# The Sloth-compatible recording rules the SLO generator writes (design notes, "SLOs and alerts").
-# Used only while alerts/ holds no rule files yet (a fresh tree before `make rules`): as soon as
-# it does, the names found there are the only ones accepted, so a renamed rule fails the check.
-SLOTH_RULES = frozenset(
-    {f"slo:sli_error:ratio_rate{w}" for w in ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "7d", "28d", "30d")}
-    | {
-        "slo:objective:ratio",
-        "slo:error_budget:ratio",
-        "slo:time_period:days",
-        "slo:current_burn_rate:ratio",
-        "slo:period_burn_rate:ratio",
-        "slo:period_error_budget_remaining:ratio",
-        "sloth_slo_info",
-    }
-)
-
-
 def known_names() -> frozenset[str]:
-    rules = recording_rules()
-    return catalog.default().known_series() | (rules or SLOTH_RULES)
+    # In a tree without generated rules yet (before the first `make rules`), every name the SLO
+    # rules may record stands in for them; once rules exist, only the recorded names are accepted,
+    # so a renamed rule fails the check.
+    rules = recording_rules() or conventions.records(windows.RECORDED_WINDOWS)
+    return catalog.default().known_series() | rules
 
 
 def counters() -> frozenset[str]:

@@ -1,40 +1,33 @@
 """What the jsonnet sources receive from observability/: catalog, thresholds, SLO list, marker.
 
 Passed as jsonnet external variables (JSON code), so every metric flag, threshold and objective that
-a panel draws is read from the same files the alerts are generated from, never typed twice.
+a panel draws is read through the same models the alerts are generated from, never typed twice:
+the catalog, the service alerts' thresholds (sources.service_alerts), the SLO period
+(sources.slo_policy) and the SLOs (obsctl.generate.slo).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
+from decimal import Decimal
 from typing import Any
-
-import yaml
 
 import catalog
 from obsctl import paths
-from obsctl.errors import ObsctlError, Problem
 from obsctl.generate.rules import windows
 from obsctl.generate.slo import load
-from obsctl.generate.slo.model import SLO
-
-_LE = re.compile(r'le="([0-9.]+)"')
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ObsctlError([Problem(file=str(path), message=f"cannot read: {exc}")]) from exc
+from obsctl.generate.sources import service_alerts, slo_policy
 
 
 def thresholds() -> dict[str, Any]:
-    data = _read_yaml(paths.THRESHOLDS)
-    if not isinstance(data, dict) or not isinstance(data.get("alerts"), dict):
-        raise ObsctlError([Problem(file=str(paths.THRESHOLDS), field="alerts", message="expected a mapping")])
-    return data
+    """Every service alert's named thresholds ({"alerts": {name: {threshold: value}}}): the red
+    lines of the panels that watch what the alert watches."""
+    return {"alerts": {name: dict(a.thresholds) for name, a in service_alerts.default().alerts.items()}}
+
+
+def period() -> str:
+    """The SLO period of specs that set none (slo-policy.yaml defaults.period)."""
+    return slo_policy.default().defaults.period
 
 
 def burn_windows(period: str) -> list[dict[str, Any]]:
@@ -45,10 +38,8 @@ def burn_windows(period: str) -> list[dict[str, Any]]:
     ]
 
 
-def _latency_threshold(slo: SLO) -> float | None:
-    # A latency SLI counts requests slower than a bucket boundary: its `le` is the threshold.
-    found = _LE.search(slo.error_query or slo.error_ratio_query or slo.total_query or "")
-    return float(found.group(1)) if found else None
+def _seconds(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def slos() -> list[dict[str, Any]]:
@@ -62,7 +53,7 @@ def slos() -> list[dict[str, Any]]:
             # Computed here in Decimal: 1 - objective in jsonnet floats prints 0.00050000000000005.
             "error_budget": float(slo.error_budget),
             "description": slo.description,
-            "latency_threshold_seconds": _latency_threshold(slo),
+            "latency_threshold_seconds": _seconds(slo.latency_threshold_seconds),
         }
         for slo in sorted(load.read(paths.SLOS), key=lambda s: s.id)
     ]
@@ -70,12 +61,11 @@ def slos() -> list[dict[str, Any]]:
 
 def ext_vars() -> dict[str, str]:
     """The jsonnet external variables (as JSON code) every dashboard source is evaluated with."""
-    th = thresholds()
-    period = th.get("slo_defaults", {}).get("period", "30d")
-    slo_data = {"period": period, "burn_windows": burn_windows(period), "list": slos()}
+    default_period = period()
+    slo_data = {"period": default_period, "burn_windows": burn_windows(default_period), "list": slos()}
     return {
         "catalog": json.dumps(catalog.default().model_dump(mode="json"), sort_keys=True),
-        "thresholds": json.dumps(th, sort_keys=True),
+        "thresholds": json.dumps(thresholds(), sort_keys=True),
         "slos": json.dumps(slo_data, sort_keys=True),
         "generatedHeader": json.dumps(paths.GENERATED_HEADER),
     }

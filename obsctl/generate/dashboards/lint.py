@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import promql_parser
 import yaml
 
 from obsctl import paths
-from obsctl.generate.dashboards import crossref, promql, queries
+from obsctl.generate import promql
+from obsctl.generate.dashboards import crossref, queries
 
 EXCEPTIONS = paths.DASHBOARDS / "lint-exceptions.yaml"
 RATE_FUNCTIONS = {"rate", "irate", "increase"}
@@ -106,22 +106,6 @@ def grid_no_overlap(dash: Dashboard) -> Iterator[Finding]:
             yield _panel_finding("grid-position", dash, a, f"overlaps {b.get('title')!r}")
 
 
-def _walk(node: Any, inside_rate: bool, visit: Callable[[Any, bool], None]) -> None:
-    visit(node, inside_rate)
-    if isinstance(node, promql_parser.Call):
-        in_rate = node.func.name in RATE_FUNCTIONS
-        for arg in node.args:
-            _walk(arg, in_rate, visit)
-        return
-    if isinstance(node, promql_parser.MatrixSelector):
-        _walk(node.vector_selector, inside_rate, visit)
-        return
-    for attr in ("expr", "lhs", "rhs", "param"):
-        child = getattr(node, attr, None)
-        if child is not None and not isinstance(child, str | int | float):
-            _walk(child, False, visit)
-
-
 def target_promql(dash: Dashboard) -> Iterator[Finding]:
     """Every expression parses after substitution; rate/increase/irate use $__rate_interval;
     counters are only ever read through rate/increase/irate."""
@@ -132,30 +116,27 @@ def target_promql(dash: Dashboard) -> Iterator[Finding]:
             raw = target.get("expr", "")
             values = {**queries.default_values(dash), "__rate_interval": _RATE_INTERVAL_SENTINEL}
             try:
-                ast = promql.parse(promql.substitute(raw, values))
+                tree = promql.parse(queries.substitute(raw, values))
             except (KeyError, ValueError) as exc:
                 yield _panel_finding("target-promql", dash, panel, f"{target.get('refId')}: {exc}")
                 continue
-            problems: list[str] = []
-
-            def visit(node: Any, inside_rate: bool, problems: list[str] = problems) -> None:
-                if isinstance(node, promql_parser.Call) and node.func.name in RATE_FUNCTIONS:
-                    for arg in node.args:
-                        if isinstance(arg, promql_parser.MatrixSelector) and arg.range != sentinel:
-                            problems.append(
-                                f"{node.func.name}() over {arg.range} instead of $__rate_interval"
-                            )
-                if (
-                    isinstance(node, promql_parser.VectorSelector)
-                    and node.name in counters
-                    and not inside_rate
-                ):
-                    problems.append(f"counter {node.name} is not inside rate/increase/irate")
-
-            _walk(ast, False, visit)
-            for problem in problems:
-                rule = "target-rate-interval" if "instead of" in problem else "target-counter-agg"
-                yield _panel_finding(rule, dash, panel, f"{target.get('refId')}: {problem}")
+            ref = target.get("refId")
+            for r in promql.ranges(tree):
+                if r.function in RATE_FUNCTIONS and not r.subquery and r.duration != sentinel:
+                    yield _panel_finding(
+                        "target-rate-interval",
+                        dash,
+                        panel,
+                        f"{ref}: {r.function}() over {r.duration} instead of $__rate_interval",
+                    )
+            for s in promql.selectors(tree):
+                if s.name in counters and s.function not in RATE_FUNCTIONS:
+                    yield _panel_finding(
+                        "target-counter-agg",
+                        dash,
+                        panel,
+                        f"{ref}: counter {s.name} is not inside rate/increase/irate",
+                    )
 
 
 def target_metrics_known(dash: Dashboard, known: frozenset[str] | None = None) -> Iterator[Finding]:
@@ -165,7 +146,7 @@ def target_metrics_known(dash: Dashboard, known: frozenset[str] | None = None) -
     for panel in queries.panels(dash):
         for target in panel.get("targets", []):
             try:
-                names = promql.metric_names(promql.substitute(target.get("expr", ""), values))
+                names = promql.metric_names(queries.substitute(target.get("expr", ""), values))
             except (KeyError, ValueError):
                 continue  # reported by target_promql
             for name in sorted(names - known):

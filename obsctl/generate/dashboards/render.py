@@ -15,7 +15,9 @@ import _jsonnet
 import catalog
 from obsctl import paths
 from obsctl.errors import ObsctlError, Problem
+from obsctl.generate import conventions
 from obsctl.generate.dashboards import inputs
+from obsctl.generate.rules import windows
 
 SRC = paths.DASHBOARDS / "src"
 LIB = paths.DASHBOARDS / "lib"
@@ -40,9 +42,16 @@ def _short(error: str) -> str:
     return lines[0] + (f" (at {frames[0].split()[0]})" if frames else "")
 
 
+def ext_vars() -> dict[str, str]:
+    """The external variables every source is evaluated with: the inputs from observability/ and
+    `conventions`, Sloth's rule and label names (obsctl.generate.conventions)."""
+    names = conventions.for_jsonnet(windows.RECORDED_WINDOWS)
+    return {**inputs.ext_vars(), "conventions": json.dumps(names, sort_keys=True)}
+
+
 def dashboards() -> dict[str, dict[str, Any]]:
     """Every generated dashboard by file name (its uid + .json)."""
-    ext = inputs.ext_vars()
+    ext = ext_vars()
     rendered: list[dict[str, Any]] = []
     for src in sorted(SRC.glob("*.jsonnet")):
         if src.name in PER_SERVICE:

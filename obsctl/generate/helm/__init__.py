@@ -5,14 +5,8 @@ helm/examples/<name>/rendered/, from the rules, dashboards and collector files o
 from __future__ import annotations
 
 from obsctl.errors import ObsctlError
-from obsctl.generate.area import Area, Upstream
-from obsctl.generate.helm import chart
-
-
-def _generate(upstream: Upstream) -> dict[str, str]:
-    from obsctl.generate.helm import examples
-
-    return examples.all_rendered_files(upstream)
+from obsctl.generate.area import Area
+from obsctl.generate.helm import chart, examples
 
 
 def lint_problems() -> list[str]:
@@ -33,7 +27,7 @@ def lint_problems() -> list[str]:
 AREA = Area(
     name="helm",
     description="the chart's examples rendered into helm/examples/*/rendered",
-    generate=_generate,
+    generate=examples.all_rendered_files,
     checks=(("helm lint", lint_problems),),
     # A template removed from the chart leaves a stale rendered file: --check reports it.
     owned_dirs=tuple(f"helm/examples/{name}/rendered" for name in chart.example_names()),

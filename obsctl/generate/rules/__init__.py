@@ -3,25 +3,16 @@ checked by promtool and amtool."""
 
 from __future__ import annotations
 
-from obsctl.generate.area import Area, Upstream
-
-
-def _generate(_: Upstream) -> dict[str, str]:
-    from obsctl.generate.rules.generate import generate
-
-    return generate()
-
-
-def _check() -> list[str]:
-    from obsctl.generate.rules.checks import check_all
-
-    return check_all()
-
+from obsctl.generate.area import Area
+from obsctl.generate.rules import layout
+from obsctl.generate.rules.checks import check_all
+from obsctl.generate.rules.generate import generate
 
 AREA = Area(
     name="rules",
     description="recording rules, SLO rules, alerts, alertmanager.yml, SLO promtool tests",
-    generate=_generate,
-    checks=(("rules", _check),),
-    owned_dirs=("alerts/rules", "alerts/slo-tests"),
+    generate=lambda _upstream: generate(),
+    checks=(("rules", check_all),),
+    # alerts/ holds only generated files: one the area no longer renders is stale.
+    owned_dirs=(layout.ALERTS_DIR,),
 )

@@ -1,7 +1,7 @@
 """alerts/alertmanager.yml: routing by owning team and severity, page-inhibits-ticket per SLO.
 
 `render_alertmanager(url)` is the one renderer: `obsctl generate` writes the committed copy with
-the base URL from observability/thresholds.yaml, and the local stack renders its own copy pointing
+the base URL from observability/alert-routing.yaml, and the local stack renders its own copy pointing
 at its local webhook receiver, so both route identically.
 """
 
@@ -11,12 +11,13 @@ from typing import Any
 
 import catalog as catalog_mod
 from catalog import Catalog
-from obsctl.generate.rules import thresholds as thresholds_mod
+from obsctl.generate import conventions as c
 from obsctl.generate.rules.yamlout import dump
+from obsctl.generate.sources import alert_routing
 
 # Severity -> tier of receiver: critical pages the on-call, the rest opens a ticket.
 TIERS = (("page", 'severity="critical"'), ("ticket", 'severity=~"warning|info"'))
-GROUP_BY = ["alertname", "team", "sloth_service", "sloth_slo", "job"]
+GROUP_BY = ["alertname", "team", c.LABEL_SERVICE, c.LABEL_SLO, "job"]
 DEFAULT_RECEIVER = "default"
 
 
@@ -66,10 +67,10 @@ def config(webhook_base_url: str, catalog: Catalog) -> dict[str, Any]:
         },
         "inhibit_rules": [
             {
-                # A page for an SLO makes its ticket redundant (same SLO: same sloth_id).
-                "source_matchers": ['sloth_severity="page"'],
-                "target_matchers": ['sloth_severity="ticket"'],
-                "equal": ["sloth_id"],
+                # A page for an SLO makes its ticket redundant (same SLO: same SLO id label).
+                "source_matchers": [f'{c.LABEL_SEVERITY}="page"'],
+                "target_matchers": [f'{c.LABEL_SEVERITY}="ticket"'],
+                "equal": [c.LABEL_ID],
             }
         ],
         "receivers": receivers,
@@ -78,8 +79,8 @@ def config(webhook_base_url: str, catalog: Catalog) -> dict[str, Any]:
 
 def render_alertmanager(webhook_base_url: str | None = None) -> str:
     """alertmanager.yml with every receiver a webhook under `webhook_base_url`
-    (default: observability/thresholds.yaml alertmanager.webhook_base_url)."""
-    url = webhook_base_url or thresholds_mod.default().alertmanager.webhook_base_url
+    (default: observability/alert-routing.yaml webhook_base_url)."""
+    url = webhook_base_url or alert_routing.default().webhook_base_url
     return dump(
         config(url, catalog_mod.default()),
         comment="Routes by team (observability/catalog.yaml) and severity; see docs/runbooks.md.",

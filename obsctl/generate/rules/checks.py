@@ -7,12 +7,11 @@ from pathlib import Path
 
 import catalog as catalog_mod
 from obsctl import paths
+from obsctl.generate.rules import layout
 from obsctl.generate.rules.alertmanager import TIERS, receiver_name
-from obsctl.generate.rules.generate import ALERTMANAGER, RULES_DIR, SLO_TESTS_DIR
 
 PROMTOOL = "promtool"
 AMTOOL = "amtool"
-HAND_WRITTEN_TESTS = "alerts/tests"
 # A representative label set per receiver tier, for `amtool config routes test`.
 SEVERITY_OF_TIER = {"page": "critical", "ticket": "warning"}
 
@@ -21,19 +20,14 @@ def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, check=False)
 
 
-def rule_files(root: Path | None = None) -> list[Path]:
-    return sorted(((root or paths.REPO) / RULES_DIR).glob("*.yml"))
-
-
 def test_files(root: Path | None = None) -> list[Path]:
-    root = root or paths.REPO
-    return sorted((root / SLO_TESTS_DIR).glob("*.yml")) + sorted((root / HAND_WRITTEN_TESTS).glob("*.yml"))
+    return layout.slo_test_files(root) + layout.promtool_test_files(root)
 
 
 def check_rules(root: Path | None = None) -> list[str]:
-    files = rule_files(root)
+    files = layout.rule_files(root)
     if not files:
-        return [f"no rule files under {RULES_DIR}"]
+        return [f"no rule files under {layout.RULES_DIR}"]
     r = _run([PROMTOOL, "check", "rules", "--lint=all", "--lint-fatal", *map(str, files)])
     return [] if r.returncode == 0 else [f"promtool check rules: {r.stdout}{r.stderr}".strip()]
 
@@ -47,7 +41,7 @@ def test_rules(files: list[Path] | None = None) -> list[str]:
 
 
 def check_alertmanager(path: Path | None = None) -> list[str]:
-    path = path or paths.REPO / ALERTMANAGER
+    path = path or paths.REPO / layout.ALERTMANAGER
     problems = []
     r = _run([AMTOOL, "check-config", str(path)])
     if r.returncode != 0:
@@ -78,5 +72,4 @@ def check_alertmanager(path: Path | None = None) -> list[str]:
 def check_all() -> list[str]:
     # The generated per-SLO tests replay days of series (about a minute for all SLOs): they run in
     # `make test` (tests/rules), not in the fast `make check`.
-    hand_written = sorted((paths.REPO / HAND_WRITTEN_TESTS).glob("*.yml"))
-    return check_rules() + check_alertmanager() + test_rules(hand_written)
+    return check_rules() + check_alertmanager() + test_rules(layout.promtool_test_files())

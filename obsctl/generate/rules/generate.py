@@ -8,31 +8,35 @@ import catalog as catalog_mod
 from obsctl import paths
 from obsctl.errors import ObsctlError, Problem
 from obsctl.generate.rules import service_alerts, slo_rules, slo_tests
-from obsctl.generate.rules import thresholds as thresholds_mod
 from obsctl.generate.rules.alertmanager import render_alertmanager
+from obsctl.generate.rules.layout import (
+    ABSENT_FILE,
+    ALERTMANAGER,
+    README,
+    RULES_DIR,
+    SERVICE_ALERTS_FILE,
+    SLO_TESTS_DIR,
+    readme,
+)
 from obsctl.generate.rules.yamlout import dump
 from obsctl.generate.slo import load
-
-RULES_DIR = "alerts/rules"
-SLO_TESTS_DIR = "alerts/slo-tests"
-ALERTMANAGER = "alerts/alertmanager.yml"
-ABSENT_FILE = f"{RULES_DIR}/slo-sli-absent.yml"
-SERVICE_ALERTS_FILE = f"{RULES_DIR}/service-alerts.yml"
+from obsctl.generate.sources import alert_routing, slo_policy
+from obsctl.generate.sources import service_alerts as service_alerts_source
 
 
 def options(**overrides: object) -> slo_rules.Options:
-    """Generation options from observability/thresholds.yaml (slo_defaults) and the catalog."""
-    t = thresholds_mod.default()
-    d = t.slo_defaults
+    """Generation options from observability/slo-policy.yaml, alert-routing.yaml and the catalog."""
+    policy = slo_policy.default()
+    d = policy.defaults
     cat = catalog_mod.default()
     base: dict[str, object] = {
         "period": d.period,
         "page": d.page,
         "ticket": d.ticket,
         "min_request_rate": d.min_request_rate,
-        "overrides": t.slo_overrides,
+        "overrides": policy.overrides,
         "absent_for": d.absent_for,
-        "runbook_base_url": t.runbook_base_url,
+        "runbook_base_url": alert_routing.default().runbook_base_url,
         "teams": {name: svc.team for name, svc in cat.services.items()},
     }
     base.update(overrides)
@@ -47,9 +51,11 @@ def generate(slo_dir: Path | None = None) -> dict[str, str]:
         raise ObsctlError(
             [
                 Problem(
-                    file=str(paths.THRESHOLDS),
-                    field=f"slo_overrides.{u}",
-                    message=f"no such SLO; expected one of {', '.join(s.id for s in slos)}",
+                    file=str(paths.SLO_POLICY),
+                    obj=f"SLO {u}",
+                    field="overrides",
+                    message=f"got {u!r}, no such SLO; expected the sloth_id of an SLO: "
+                    f"{', '.join(s.id for s in slos)}",
                 )
                 for u in unknown
             ]
@@ -79,8 +85,15 @@ def generate(slo_dir: Path | None = None) -> dict[str, str]:
         comment="One alert for every SLO whose SLI has no series.",
     )
     files[SERVICE_ALERTS_FILE] = dump(
-        {"groups": service_alerts.rules(catalog_mod.default(), thresholds_mod.default())},
-        comment="Service alerts (not SLOs); thresholds in observability/thresholds.yaml.",
+        {
+            "groups": service_alerts.rules(
+                catalog_mod.default(),
+                service_alerts_source.default(),
+                alert_routing.default().runbook_base_url,
+            )
+        },
+        comment="Service alerts (not SLOs) from observability/service-alerts.yaml.",
     )
     files[ALERTMANAGER] = render_alertmanager()
+    files[README] = readme(files)
     return files

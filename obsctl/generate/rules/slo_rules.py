@@ -16,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from obsctl.generate import conventions as c
 from obsctl.generate.rules import windows
-from obsctl.generate.rules.thresholds import SLOOverride, TierDefaults
 from obsctl.generate.slo.model import SLO, AlertTier
 from obsctl.generate.slo.numbers import clean
+from obsctl.generate.sources.slo_policy import SLOOverride, TierDefaults
 
 VERSION = "obsctl-0.1"
 ABSENT_ALERT = "SLIAbsent"
@@ -63,8 +64,13 @@ def runbook_url(base: str, alert: str) -> str:
     return f"{base}#{alert.lower()}"
 
 
+def label_value(label: str) -> str:
+    """An alert annotation's reference to a label of the alert (Prometheus' template language)."""
+    return "{{ $labels." + label + " }}"
+
+
 def _selector(slo: SLO) -> str:
-    return f'sloth_id="{slo.id}", sloth_service="{slo.service}", sloth_slo="{slo.name}"'
+    return f'{c.LABEL_ID}="{slo.id}", {c.LABEL_SERVICE}="{slo.service}", {c.LABEL_SLO}="{slo.name}"'
 
 
 def slo_labels(slo: SLO, opts: Options) -> dict[str, str]:
@@ -72,7 +78,7 @@ def slo_labels(slo: SLO, opts: Options) -> dict[str, str]:
     if "team" not in labels and slo.service in opts.teams:
         labels["team"] = opts.teams[slo.service]
     labels.update(opts.extra_labels)
-    labels.update(sloth_id=slo.id, sloth_service=slo.service, sloth_slo=slo.name)
+    labels.update({c.LABEL_ID: slo.id, c.LABEL_SERVICE: slo.service, c.LABEL_SLO: slo.name})
     return dict(sorted(labels.items()))
 
 
@@ -98,17 +104,15 @@ def sli_rules(slo: SLO, opts: Options) -> list[dict[str, Any]]:
     labels = slo_labels(slo, opts)
     period = period_of(slo, opts)
     rules = [
-        _record(f"slo:sli_error:ratio_rate{w}", sli_expr(slo, w), {**labels, "sloth_window": w})
+        _record(c.sli_error_record(w), sli_expr(slo, w), {**labels, c.LABEL_WINDOW: w})
         for w in windows.SLI_WINDOWS
     ]
     if slo.total_query is None:
         # Without counters the period can only be a time-average of the 5m ratios (Sloth's way).
-        period_expr = f"avg_over_time(slo:sli_error:ratio_rate5m{{{_selector(slo)}}}[{period}])\n"
+        period_expr = f"avg_over_time({c.sli_error_record('5m')}{{{_selector(slo)}}}[{period}])\n"
     else:
         period_expr = sli_expr(slo, period)
-    rules.append(
-        _record(f"slo:sli_error:ratio_rate{period}", period_expr, {**labels, "sloth_window": period})
-    )
+    rules.append(_record(c.sli_error_record(period), period_expr, {**labels, c.LABEL_WINDOW: period}))
     return rules
 
 
@@ -117,37 +121,33 @@ def meta_rules(slo: SLO, opts: Options) -> list[dict[str, Any]]:
     sel = _selector(slo)
     period = period_of(slo, opts)
     days = clean(windows.PERIOD_HOURS[period] // 24)
-    on = "on (sloth_id, sloth_slo, sloth_service) group_left"
+    on = f"on ({', '.join(c.IDENTITY)}) group_left"
     info = {
         **labels,
-        "sloth_mode": "cli-gen-prom",
-        "sloth_objective": clean(slo.objective),
-        "sloth_spec": slo.spec,
-        "sloth_version": VERSION,
+        c.LABEL_MODE: c.MODE,
+        c.LABEL_OBJECTIVE: clean(slo.objective),
+        c.LABEL_SPEC: slo.spec,
+        c.LABEL_VERSION: VERSION,
     }
+    budget = f"{c.ERROR_BUDGET}{{{sel}}}"
     return [
-        _record("slo:objective:ratio", f"vector({clean(slo.objective_ratio)})", labels),
-        _record("slo:error_budget:ratio", f"vector({clean(slo.error_budget)})", labels),
-        _record("slo:time_period:days", f"vector({days})", labels),
-        _record(
-            "slo:current_burn_rate:ratio",
-            f"slo:sli_error:ratio_rate5m{{{sel}}}\n/ {on}\nslo:error_budget:ratio{{{sel}}}\n",
-            labels,
-        ),
-        _record(
-            "slo:period_burn_rate:ratio",
-            f"slo:sli_error:ratio_rate{period}{{{sel}}}\n/ {on}\nslo:error_budget:ratio{{{sel}}}\n",
-            labels,
-        ),
-        _record(
-            "slo:period_error_budget_remaining:ratio", f"1 - slo:period_burn_rate:ratio{{{sel}}}", labels
-        ),
-        _record("sloth_slo_info", "vector(1)", info),
+        _record(c.OBJECTIVE, f"vector({clean(slo.objective_ratio)})", labels),
+        _record(c.ERROR_BUDGET, f"vector({clean(slo.error_budget)})", labels),
+        _record(c.TIME_PERIOD_DAYS, f"vector({days})", labels),
+        _record(c.CURRENT_BURN_RATE, f"{c.sli_error_record('5m')}{{{sel}}}\n/ {on}\n{budget}\n", labels),
+        _record(c.PERIOD_BURN_RATE, f"{c.sli_error_record(period)}{{{sel}}}\n/ {on}\n{budget}\n", labels),
+        _record(c.PERIOD_ERROR_BUDGET_REMAINING, f"1 - {c.PERIOD_BURN_RATE}{{{sel}}}", labels),
+        _record(c.INFO, "vector(1)", info),
     ]
 
 
 def _tier_enabled(tier: AlertTier, default: TierDefaults) -> bool:
     return default.enabled if tier.enabled is None else tier.enabled
+
+
+def _above(sel: str, window: str, threshold: str) -> str:
+    """The SLO's error ratio over `window` exceeds `threshold` (one series whatever its window label)."""
+    return f"max without ({c.LABEL_WINDOW}) ({c.sli_error_record(window)}{{{sel}}} > {threshold})"
 
 
 def tier_alert(slo: SLO, tier_name: str, opts: Options) -> dict[str, Any] | None:
@@ -165,16 +165,10 @@ def tier_alert(slo: SLO, tier_name: str, opts: Options) -> dict[str, Any] | None
             continue
         factor = pair.factor(period)
         threshold = clean(factor * budget)
-        cond = (
-            f"max without (sloth_window) (slo:sli_error:ratio_rate{pair.short}{{{sel}}} > {threshold})\n"
-            f"and\n"
-            f"max without (sloth_window) (slo:sli_error:ratio_rate{pair.long}{{{sel}}} > {threshold})"
-        )
+        cond = f"{_above(sel, pair.short, threshold)}\nand\n{_above(sel, pair.long, threshold)}"
         guard = default.reset_window
         if guard and windows.WINDOW_HOURS[guard] < windows.WINDOW_HOURS[pair.short]:
-            cond += (
-                f"\nand\nmax without (sloth_window) (slo:sli_error:ratio_rate{guard}{{{sel}}} > {threshold})"
-            )
+            cond += f"\nand\n{_above(sel, guard, threshold)}"
             explained_guard = f", still burning over {guard}"
         else:
             explained_guard = ""
@@ -182,7 +176,7 @@ def tier_alert(slo: SLO, tier_name: str, opts: Options) -> dict[str, Any] | None
             cond += f"\nand on ()\n(({slo.query('total', pair.long)}) >= {clean(opts.min_rate(slo))})"
         parts.append(f"(\n{_indent(cond)}\n)")
         explained.append(f"{clean(factor)}x over {pair.long} and {pair.short}{explained_guard}")
-    labels = {**opts.extra_labels, **slo.alert_labels, **tier.labels, "sloth_severity": tier_name}
+    labels = {**opts.extra_labels, **slo.alert_labels, **tier.labels, c.LABEL_SEVERITY: tier_name}
     labels.setdefault("severity", DEFAULT_SEVERITY[tier_name])
     summary = (
         tier.annotations.get("summary")
@@ -192,7 +186,7 @@ def tier_alert(slo: SLO, tier_name: str, opts: Options) -> dict[str, Any] | None
     annotations = {
         "summary": summary,
         "description": (
-            "{{ $labels.sloth_service }}/{{ $labels.sloth_slo }}: "
+            f"{label_value(c.LABEL_SERVICE)}/{label_value(c.LABEL_SLO)}: "
             "error ratio {{ $value | humanizePercentage }} "
             f"over the short window against a budget of {clean(budget * 100)}% for {period} "
             f"({tier_name}: {' or '.join(explained)})."
@@ -218,13 +212,13 @@ def absent_alert(opts: Options) -> dict[str, Any]:
     """
     return {
         "alert": ABSENT_ALERT,
-        "expr": "slo:objective:ratio unless on (sloth_id) slo:sli_error:ratio_rate5m\n",
+        "expr": f"{c.OBJECTIVE} unless on ({c.LABEL_ID}) {c.sli_error_record('5m')}\n",
         "for": opts.absent_for,
         "labels": dict(sorted({**opts.extra_labels, "severity": "warning"}.items())),
         "annotations": {
             "summary": "An SLO has no SLI data: its error ratio cannot be computed.",
             "description": (
-                "SLO {{ $labels.sloth_id }} (team {{ $labels.team }}) has had no 5m SLI series for "
+                f"SLO {label_value(c.LABEL_ID)} (team {label_value('team')}) has had no 5m SLI series for "
                 f"{opts.absent_for}: its total-events query returns nothing. "
                 "Burn-rate alerts for it cannot fire."
             ),
@@ -237,12 +231,12 @@ def groups(slos: list[SLO], opts: Options, include_absent: bool = True) -> list[
     out: list[dict[str, Any]] = []
     for slo in slos:
         if not opts.disable_recordings:
-            out.append({"name": f"sloth-slo-sli-recordings-{slo.id}", "rules": sli_rules(slo, opts)})
-            out.append({"name": f"sloth-slo-meta-recordings-{slo.id}", "rules": meta_rules(slo, opts)})
+            out.append({"name": c.sli_recordings_group(slo.id), "rules": sli_rules(slo, opts)})
+            out.append({"name": c.meta_recordings_group(slo.id), "rules": meta_rules(slo, opts)})
         if not opts.disable_alerts:
             alerts = [a for t in ("page", "ticket") if (a := tier_alert(slo, t, opts)) is not None]
             if alerts:
-                out.append({"name": f"sloth-slo-alerts-{slo.id}", "rules": alerts})
+                out.append({"name": c.alerts_group(slo.id), "rules": alerts})
     if slos and include_absent and not opts.disable_alerts:
         out.append({"name": "slo-sli-absent", "rules": [absent_alert(opts)]})
     return out

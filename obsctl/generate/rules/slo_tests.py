@@ -24,11 +24,14 @@ from decimal import Decimal
 from typing import Any
 
 from obsctl.errors import ObsctlError, Problem
-from obsctl.generate.rules import promql, windows
+from obsctl.generate import conventions, promql
+from obsctl.generate.rules import windows
 from obsctl.generate.rules.slo_rules import (
     ABSENT_ALERT,
     DEFAULT_SEVERITY,
     Options,
+    absent_alert,
+    label_value,
     period_of,
     slo_labels,
     tier_alert,
@@ -190,7 +193,14 @@ def _minutes(duration: str) -> int:
 
 
 def _alerts(slo: SLO, tier: str, state: str = "firing") -> str:
-    return f'ALERTS{{alertname="{slo.alert_name}", alertstate="{state}", sloth_severity="{tier}"}}'
+    return (
+        f'ALERTS{{alertname="{slo.alert_name}", alertstate="{state}", {conventions.LABEL_SEVERITY}="{tier}"}}'
+    )
+
+
+def _alerts_of(slo: SLO, tier: str) -> str:
+    """The ALERTS series of the SLO's alert of `tier`, pending or firing."""
+    return f'ALERTS{{alertname="{slo.alert_name}", {conventions.LABEL_SEVERITY}="{tier}"}}'
 
 
 def _sample_labels(metric: str, labels: dict[str, str]) -> str:
@@ -279,25 +289,24 @@ def tests_for(slo: SLO, opts: Options) -> dict[str, Any] | None:
     absent_min = _minutes(opts.absent_for)
     g = group([(None, present)], gone=gone)
     absent_labels = {**labels, **opts.extra_labels, "severity": "warning"}
+    sli_5m, sli_period = conventions.sli_error_record("5m"), conventions.sli_error_record(period)
     g["promql_expr_test"] = [
         {
-            "expr": f'slo:sli_error:ratio_rate5m{{sloth_id="{slo.id}"}}',
+            "expr": f'{sli_5m}{{{conventions.LABEL_ID}="{slo.id}"}}',
             "eval_time": f"{present}m",
             "exp_samples": [
                 {
-                    "labels": _sample_labels("slo:sli_error:ratio_rate5m", {**labels, "sloth_window": "5m"}),
+                    "labels": _sample_labels(sli_5m, {**labels, conventions.LABEL_WINDOW: "5m"}),
                     "value": 0,
                 }
             ],
         },
         {
-            "expr": f'slo:sli_error:ratio_rate{period}{{sloth_id="{slo.id}"}}',
+            "expr": f'{sli_period}{{{conventions.LABEL_ID}="{slo.id}"}}',
             "eval_time": f"{present}m",
             "exp_samples": [
                 {
-                    "labels": _sample_labels(
-                        f"slo:sli_error:ratio_rate{period}", {**labels, "sloth_window": period}
-                    ),
+                    "labels": _sample_labels(sli_period, {**labels, conventions.LABEL_WINDOW: period}),
                     "value": 0,
                 }
             ],
@@ -352,8 +361,8 @@ def long_tests_for(slo: SLO, opts: Options) -> dict[str, Any] | None:
         ticket_labels = {**labels, **ticket["labels"]}
         description = (
             ticket["annotations"]["description"]
-            .replace("{{ $labels.sloth_service }}", slo.service)
-            .replace("{{ $labels.sloth_slo }}", slo.name)
+            .replace(label_value(conventions.LABEL_SERVICE), slo.service)
+            .replace(label_value(conventions.LABEL_SLO), slo.name)
             .replace("{{ $value | humanizePercentage }}", _humanize_pct(ratio))
         )
         exp = {
@@ -367,7 +376,7 @@ def long_tests_for(slo: SLO, opts: Options) -> dict[str, Any] | None:
         ]
         g["promql_expr_test"] = [
             {
-                "expr": f'count_over_time(ALERTS{{alertname="{slo.alert_name}", sloth_severity="page"}}[1d])',
+                "expr": f"count_over_time({_alerts_of(slo, 'page')}[1d])",
                 "eval_time": f"{ONE_DAY}m",
                 "exp_samples": [],
             }
@@ -393,13 +402,11 @@ def long_tests_for(slo: SLO, opts: Options) -> dict[str, Any] | None:
 
 
 def _absent_annotations(slo: SLO, labels: dict[str, str], opts: Options) -> dict[str, str]:
-    from obsctl.generate.rules.slo_rules import absent_alert
-
     ann = dict(absent_alert(opts)["annotations"])
     ann["description"] = (
         ann["description"]
-        .replace("{{ $labels.sloth_id }}", slo.id)
-        .replace("{{ $labels.team }}", labels.get("team", ""))
+        .replace(label_value(conventions.LABEL_ID), slo.id)
+        .replace(label_value("team"), labels.get("team", ""))
     )
     return ann
 

@@ -24,6 +24,8 @@ WINDOW_HOURS: dict[str, Decimal] = {
 }
 # The windows every SLO records, shortest first (the period window is added per SLO).
 SLI_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
+# Every window an SLI recording may have: the alert windows and each period an SLO may have.
+RECORDED_WINDOWS = SLI_WINDOWS + tuple(PERIOD_HOURS)
 
 
 @dataclass(frozen=True)

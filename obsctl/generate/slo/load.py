@@ -10,11 +10,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-import promql_parser
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from obsctl.errors import ObsctlError, Problem
+from catalog.problems import ObjectOf
+from obsctl.errors import ObsctlError, Problem, validation_problems
+from obsctl.generate import promql
 from obsctl.generate.slo import openslo, sloth
 from obsctl.generate.slo.model import SLO, WINDOW_PLACEHOLDER
 from obsctl.generate.slo.numbers import clean
@@ -28,36 +29,30 @@ def spec_files(path: Path) -> list[Path]:
     return [path]
 
 
-def _pydantic_problems(exc: ValidationError, file: str, raw: Any, prefix: str = "") -> list[Problem]:
-    out = []
-    for e in exc.errors():
-        loc = [str(x) for x in e["loc"]]
-        obj = None
-        # Sloth: slos.<i>... names the SLO by its name when it has one.
-        if len(loc) >= 2 and loc[0] == "slos" and loc[1].isdigit() and isinstance(raw, dict):
-            slos = raw.get("slos") or []
-            i = int(loc[1])
-            if i < len(slos) and isinstance(slos[i], dict) and slos[i].get("name"):
-                obj = f"SLO {slos[i]['name']}"
-        elif isinstance(raw, dict) and isinstance(raw.get("metadata"), dict) and raw["metadata"].get("name"):
-            obj = f"{raw.get('kind', 'document')} {raw['metadata']['name']}"
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown field; expected only the fields of the spec (check the spelling)"
-        elif e["type"] == "missing":
-            msg = "required field is missing"
-        elif e["type"] in ("literal_error",):
-            msg = f"got {e.get('input')!r}; {msg[0].lower()}{msg[1:]}"
-        field = prefix + ".".join(loc)
-        out.append(Problem(file=file, obj=obj, field=field or None, message=msg))
-    return out
+def _object_of(raw: Any) -> ObjectOf:
+    """Where in `raw` an error is: the Sloth SLO whose `slos` entry holds it, or the OpenSLO
+    document by its metadata.name."""
+
+    def object_of(loc: tuple[Any, ...]) -> str | None:
+        if not isinstance(raw, dict):
+            return None
+        if len(loc) >= 2 and loc[0] == "slos" and isinstance(loc[1], int):
+            slos = raw.get("slos")
+            entry = slos[loc[1]] if isinstance(slos, list) and loc[1] < len(slos) else None
+            return f"SLO {entry['name']}" if isinstance(entry, dict) and entry.get("name") else None
+        metadata = raw.get("metadata")
+        if isinstance(metadata, dict) and metadata.get("name"):
+            return f"{raw.get('kind', 'document')} {metadata['name']}"
+        return None
+
+    return object_of
 
 
 def _parse(model: type[BaseModel], raw: Any, file: str, problems: list[Problem]) -> Any:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        problems.extend(_pydantic_problems(exc, file, raw))
+        problems.extend(validation_problems(file, exc, _object_of(raw), model))
         return None
 
 
@@ -137,9 +132,9 @@ def _check_query(slo: SLO, field: str, template: str, problems: list[Problem]) -
         problems.append(p)
         return
     try:
-        promql_parser.parse(WINDOW_PLACEHOLDER.sub("5m", template))
-    except (ValueError, RuntimeError) as exc:
-        p.message = f"not valid PromQL ({exc}); expected a PromQL expression"
+        promql.parse(WINDOW_PLACEHOLDER.sub("5m", template))
+    except promql.PromQLError as exc:
+        p.message = str(exc)
         problems.append(p)
 
 

@@ -6,7 +6,12 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from obsctl.errors import ObsctlError, Problem
+
 WINDOW_PLACEHOLDER = re.compile(r"\{\{\s*\.window\s*\}\}")
+
+# A latency SLI counts requests slower than a histogram bucket boundary: le="<seconds>".
+LE_BUCKET = re.compile(r'\ble="([0-9]*\.?[0-9]+)"')
 
 # The SLI spec formats we read, written into sloth_slo_info{sloth_spec=...}.
 SLOTH_SPEC = "prometheus/v1"
@@ -62,6 +67,30 @@ class SLO:
     @property
     def objective_ratio(self) -> Decimal:
         return self.objective / Decimal(100)
+
+    @property
+    def latency_threshold_seconds(self) -> Decimal | None:
+        """The latency a good event stays within: the one `le` bucket its error query counts
+        against (0.2 for le="0.2"); None for an SLI without one (availability, freshness by ratio).
+        Two different buckets in one SLI are an error: which one is the threshold is unclear."""
+        which = "error" if self.error_query is not None else "ratio"
+        query = self.error_query if self.error_query is not None else self.error_ratio_query
+        buckets = sorted(set(LE_BUCKET.findall(query or "")), key=Decimal)
+        if not buckets:
+            return None
+        if len(buckets) > 1:
+            raise ObsctlError(
+                [
+                    Problem(
+                        file=self.source,
+                        obj=f"SLO {self.id}",
+                        field=self.fields.get(which),
+                        message=f"got buckets {', '.join(buckets)}; "
+                        "expected one le bucket, the latency threshold",
+                    )
+                ]
+            )
+        return Decimal(buckets[0])
 
     def query(self, which: str, window: str) -> str:
         template = {"error": self.error_query, "total": self.total_query, "ratio": self.error_ratio_query}[

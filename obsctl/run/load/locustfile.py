@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import os
 import random
-import time
 import uuid
 
 from locust import FastHttpUser, constant, constant_throughput, task
 
-from apps.gateway.signing import sign
+from obsctl.run.load import signing
 from obsctl.run.load.failures import failure_text
 
 API_KEY = os.environ.get("DEMO_API_KEY", "")
@@ -29,15 +28,9 @@ METHODS = ("card", "card", "card", "wallet", "bank_transfer")
 
 
 def signed_headers(method: str, path: str, body: bytes) -> dict[str, str]:
-    timestamp = str(int(time.time()))
-    return {
-        "Content-Type": "application/json",
-        "X-Api-Key": API_KEY,
-        "X-Timestamp": timestamp,
-        # The gateway rejects a reused signature as a replay: every request carries a nonce (in the
-        # payment's description, or an ignored query parameter on reads) so no two signatures match.
-        "X-Signature": sign(API_SECRET, timestamp, method, path, body),
-    }
+    # The gateway rejects a reused signature as a replay: every request carries a nonce (in the
+    # payment's description, or an ignored query parameter on reads) so no two signatures match.
+    return signing.signed_headers(API_KEY, API_SECRET, method, path, body)
 
 
 class PaymentUser(FastHttpUser):

@@ -71,8 +71,8 @@ class Postgres(Server):
     stop_signal = signal.SIGINT  # "fast" shutdown: roll back open transactions, do not wait for clients
     signal_group = False
 
-    # Settings for a disposable cluster. max_connections covers six services with pools plus
-    # concurrency tests.
+    # Settings for a disposable cluster. max_connections covers the services' pools (DB_POOL_MAX per
+    # worker of each service using the database) plus concurrency tests.
     settings = {
         "listen_addresses": "127.0.0.1",
         "max_connections": "300",

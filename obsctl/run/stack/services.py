@@ -1,8 +1,9 @@
-"""The six reference services, each as `opentelemetry-instrument gunicorn ...` on a free port.
+"""The services of the catalog, each as `opentelemetry-instrument gunicorn ...` on a free port.
 
-Only services whose package exists (apps/<name>/app.py) are started, so the stack runs while the
-services are still being written. The environment follows docs/architecture.md ("Service
-environment"); OTEL_* variables come from the caller's environment over local defaults.
+Which services exist, their budgets and which of them run as one process come from the catalog
+(observability/catalog.yaml); a service is started by its entry point, apps.<name>.app:create_app()
+(as in the chart). The environment follows docs/architecture.md ("Service environment"); OTEL_*
+variables come from the caller's environment over local defaults.
 """
 
 from __future__ import annotations
@@ -14,18 +15,13 @@ from pathlib import Path
 
 import requests
 
-from apps.common.config import DEFAULT_BUDGET_MS
+from catalog import Catalog
+from catalog import default as default_catalog
 from obsctl import paths
+from obsctl.generate.sources import collector as collector_source
 from obsctl.run.stack import process
 from obsctl.run.stack.process import ProcessRecord
 from obsctl.run.stack.server import Server
-
-# Start order: callees before callers (their readiness may include their callees').
-SERVICES = ("account", "risk", "channel", "notification", "payment", "gateway")
-INTERNAL = ("payment", "account", "risk", "channel", "notification")
-
-# Each hop's own deadline comes from the services' own table (the seed's tiered timeouts).
-REQUEST_BUDGET_MS = DEFAULT_BUDGET_MS
 
 # Local defaults; any OTEL_* variable in the caller's environment wins. The exporter timeouts match
 # the chart's: an unreachable collector must neither stall requests nor outlast gunicorn's graceful
@@ -45,8 +41,9 @@ OTEL_DEFAULTS = {
     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2048",
     "OTEL_BLRP_MAX_QUEUE_SIZE": "2048",
     "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "2048",
-    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-    "OTEL_TRACES_SAMPLER_ARG": "1.0",
+    # Head sampling: observability/collector.yaml sampling.head, its local ratio.
+    "OTEL_TRACES_SAMPLER": collector_source.default().sampling.head.sampler,
+    "OTEL_TRACES_SAMPLER_ARG": collector_source.default().sampling.head.argument("local"),
     "OTEL_TRACES_EXPORTER": "otlp",
     "OTEL_LOGS_EXPORTER": "otlp",
     "OTEL_METRICS_EXPORTER": "none",
@@ -56,15 +53,10 @@ OTEL_DEFAULTS = {
     "OTEL_PROPAGATORS": "tracecontext,baggage",
 }
 
-# Services that must run as one process: notification (one consumer per process; more would only
-# rebalance the group) and channel (the provider simulator keeps its state in memory).
-SINGLE_PROCESS = ("notification", "channel")
 
-
-def available_services(repo: Path | None = None) -> list[str]:
-    """The services whose package exists, in start order."""
-    apps = (repo or paths.REPO) / "apps"
-    return [name for name in SERVICES if (apps / name / "app.py").is_file()]
+def entry_point(service: str) -> str:
+    """The service's WSGI app factory, as gunicorn (and the chart's Deployments) load it."""
+    return f"apps.{service}.app:create_app()"
 
 
 def venv_bin(repo: Path | None = None) -> Path:
@@ -80,9 +72,15 @@ def url_variable(service: str) -> str:
 
 
 def service_environment(
-    name: str, *, stack_env: dict[str, str], multiproc_dir: Path, caller_env: dict[str, str] | None = None
+    name: str,
+    *,
+    stack_env: dict[str, str],
+    multiproc_dir: Path,
+    caller_env: dict[str, str] | None = None,
+    catalog: Catalog | None = None,
 ) -> dict[str, str]:
     """The full environment of one service process."""
+    declared = (catalog or default_catalog()).services[name]
     caller = dict(os.environ if caller_env is None else caller_env)
     env = {k: v for k, v in caller.items() if not k.startswith("OTEL_")}
     env.update(OTEL_DEFAULTS)
@@ -93,11 +91,11 @@ def service_environment(
             "SERVICE_NAME": name,
             "OTEL_SERVICE_NAME": name,
             "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir),
-            "REQUEST_BUDGET_MS": str(REQUEST_BUDGET_MS[name]),
+            "REQUEST_BUDGET_MS": str(declared.budget_ms),
             "PYTHONUNBUFFERED": "1",
         }
     )
-    if name in SINGLE_PROCESS:
+    if declared.single_process:
         env["WEB_CONCURRENCY"] = "1"
     return env
 
@@ -115,9 +113,11 @@ class Service(Server):
         stack_env: dict[str, str] | None = None,
         repo: Path | None = None,
         instrumented: bool = True,
+        catalog: Catalog | None = None,
     ) -> None:
         super().__init__(state_dir, name=name)
         self.repo = repo or paths.REPO
+        self.catalog = catalog or default_catalog()
         self.stack_env = dict(stack_env or {})
         # False runs plain gunicorn (no opentelemetry-instrument): the benchmark's baseline.
         self.instrumented = instrumented
@@ -133,8 +133,10 @@ class Service(Server):
         conf = self.repo / "apps" / "common" / "gunicorn_conf.py"
         if conf.is_file():
             argv += ["-c", str(conf)]
-        argv += [f"apps.{self.name}.app:create_app()", "--bind", f"127.0.0.1:{port}"]
-        env = service_environment(self.name, stack_env=self.stack_env, multiproc_dir=multiproc)
+        argv += [entry_point(self.name), "--bind", f"127.0.0.1:{port}"]
+        env = service_environment(
+            self.name, stack_env=self.stack_env, multiproc_dir=multiproc, catalog=self.catalog
+        )
         return process.spawn(self.name, argv, log=self.log_path, env=env, cwd=self.repo)
 
     def env(self) -> dict[str, str]:

@@ -2,13 +2,14 @@
 
 One piece of code serves `obsctl up/down/status`, the demo and the test harness:
 
-    stack = Stack(".local")
+    stack = Stack(".local")                 # the services of catalog.default(), or catalog=...
     stack.up(["postgres", "redis"])      # or None for everything; dependencies are added
     stack.env()                          # {"DATABASE_URL": ..., "REDIS_URL": ..., ...}
     stack.down()                         # stops exactly what is recorded under .local/run/
 
 `up` keeps components that already run (so running it twice is safe), and writes
-<state>/stack.env with every variable the running components export.
+<state>/stack.env with every variable the running components export. Before the services it runs
+`python -m apps.common.migrate` and, once per database, `python -m apps.seed` in the repository.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from catalog import Catalog
+from catalog import default as default_catalog
 from obsctl import paths
 from obsctl.errors import ObsctlError
+from obsctl.generate.rules import layout
 from obsctl.run.stack import alerting
 from obsctl.run.stack.alertmanager import Alertmanager
 from obsctl.run.stack.postgres import Postgres
@@ -33,7 +37,7 @@ from obsctl.run.stack.process import ProcessRecord
 from obsctl.run.stack.prometheus import Prometheus, render_config
 from obsctl.run.stack.redis import Redis
 from obsctl.run.stack.server import Server
-from obsctl.run.stack.services import SERVICES, Service, available_services, url_variable, venv_bin
+from obsctl.run.stack.services import Service, url_variable, venv_bin
 from obsctl.run.stack.tansu import Tansu
 from obsctl.run.stack.wait import StackError, free_port
 from obsctl.run.stack.webhook import Webhook
@@ -42,11 +46,9 @@ INFRA = ("postgres", "redis", "tansu")
 OBSERVABILITY = ("webhook", "alertmanager", "prometheus")
 ALIASES = {"kafka": "tansu", "alerts-webhook": "webhook"}
 DATABASE = "payments"
-# What each component needs running first.
-NEEDS: dict[str, tuple[str, ...]] = {
-    **{name: INFRA for name in SERVICES},
-    "alertmanager": ("webhook",),
-}
+# What a component needs running first; every service needs all of INFRA (the stack migrates and
+# seeds the database before any service, and gives every service every store's address).
+NEEDS: dict[str, tuple[str, ...]] = {"alertmanager": ("webhook",)}
 _SIMPLE: dict[str, type[Server]] = {
     "postgres": Postgres,
     "redis": Redis,
@@ -55,16 +57,6 @@ _SIMPLE: dict[str, type[Server]] = {
     "alertmanager": Alertmanager,
     "prometheus": Prometheus,
 }
-
-
-# Runs apps.seed.seed_demo(dsn) and prints its result as the last line of output.
-_SEED_SCRIPT = (
-    "import json, sys\n"
-    "from apps.seed import seed_demo\n"
-    "result = seed_demo(sys.argv[1])\n"
-    "print()\n"
-    "print(json.dumps(result, default=str))\n"
-)
 
 
 class Reporter(Protocol):
@@ -102,8 +94,10 @@ class Stack:
         database: str = DATABASE,
         instrumented: bool = True,
         service_env: dict[str, str] | None = None,
+        catalog: Catalog | None = None,
     ) -> None:
         self.state_dir = Path(state_dir or paths.LOCAL).resolve()
+        self.catalog = catalog or default_catalog()
         # Extra variables for every service, over everything else (e.g. a test's own OTLP endpoint).
         self.service_env = dict(service_env or {})
         # False starts the services without opentelemetry-instrument (the benchmark's baseline).
@@ -117,7 +111,11 @@ class Stack:
     # -- names -----------------------------------------------------------------------------------
 
     def services(self) -> list[str]:
-        return available_services(self.repo)
+        """The catalog's services in start order (callees first)."""
+        return list(self.catalog.start_order())
+
+    def needs(self, name: str) -> tuple[str, ...]:
+        return INFRA if name in self.catalog.services else NEEDS.get(name, ())
 
     def order(self) -> list[str]:
         """Every component this checkout can run, in start order."""
@@ -139,23 +137,21 @@ class Stack:
                 wanted.update(groups[name])
             elif name in order:
                 wanted.add(name)
-            elif name in SERVICES:
-                unknown.append(f"{name} (apps/{name}/app.py does not exist yet)")
             else:
                 unknown.append(name)
         if unknown:
             valid = ", ".join([*order, *groups, *ALIASES])
             raise ObsctlError(f"unknown component(s): {', '.join(unknown)}; expected some of: {valid}")
         for name in list(wanted):
-            wanted.update(NEEDS.get(name, ()))
+            wanted.update(self.needs(name))
         return [name for name in order if name in wanted]
 
     # -- attaching to components ---------------------------------------------------------------
 
     def server(self, name: str) -> Server:
         """The component `name`, attached to its running process when there is one."""
-        if name in SERVICES:
-            return Service(self.state_dir, name, repo=self.repo)
+        if name in self.catalog.services:
+            return Service(self.state_dir, name, repo=self.repo, catalog=self.catalog)
         base = name.split("-", 1)[0]  # named instances the test fixtures start: prometheus-2, webhook-x
         cls = _SIMPLE.get(base)
         if cls is None:
@@ -191,7 +187,7 @@ class Stack:
             postgres = self.server("postgres")
             assert isinstance(postgres, Postgres)
             postgres.ensure_database(self.database)  # DATABASE_URL in stack.env names it
-        services = [n for n in names if n in SERVICES]
+        services = [n for n in names if n in self.catalog.services]
         if services:
             self._start_services(services)
         if "webhook" in names:
@@ -221,7 +217,14 @@ class Stack:
             **self.service_env,
         }
         starting = [
-            Service(self.state_dir, name, stack_env=stack_env, repo=self.repo, instrumented=self.instrumented)
+            Service(
+                self.state_dir,
+                name,
+                stack_env=stack_env,
+                repo=self.repo,
+                instrumented=self.instrumented,
+                catalog=self.catalog,
+            )
             for name in services
         ]
         self.reporter.step(f"starting services: {', '.join(services)}")
@@ -240,7 +243,7 @@ class Stack:
             raise StackError("\n".join(errors))
 
     def _service_ports(self) -> dict[str, int]:
-        """The port of every available service: its running port, its last port if free, else a new one."""
+        """The port of every service: its running port, its last port if free, else a new one."""
         ports: dict[str, int] = {}
         for name in self.services():
             server = self.server(name)
@@ -251,45 +254,50 @@ class Stack:
         return ports
 
     def _migrate(self, database_url: str) -> None:
-        if not (self.repo / "apps" / "common" / "migrate.py").is_file():
-            return
         self.reporter.step("applying migrations (apps.common.migrate)")
-        python = venv_bin(self.repo) / "python"
-        result = subprocess.run(
-            [str(python), "-m", "apps.common.migrate"],
-            cwd=self.repo,
-            env={**os.environ, "DATABASE_URL": database_url},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = self._run_module("apps.common.migrate", [], database_url)
         if result.returncode != 0:
             raise StackError(
                 f"migrations failed (python -m apps.common.migrate):\n{result.stdout}{result.stderr}"
             )
 
     def _seed(self, postgres: Postgres, database_url: str) -> None:
-        """Seed demo data once per database; the result (credentials, user ids) is kept next to the data.
-
-        apps.seed.seed_demo runs in the virtualenv's interpreter in the repository, like the services.
-        """
+        """Seed the demo data once per database; the result (credentials, user ids) is kept next to
+        the data, and stack.env exports it as DEMO_* variables."""
         seed_file = postgres.data_dir / "seed.json"
-        if seed_file.exists() or not _module_exists(self.repo, "apps.seed"):
+        if seed_file.exists():
             return
-        self.reporter.step("seeding demo data (apps.seed.seed_demo)")
-        result = subprocess.run(
-            [str(venv_bin(self.repo) / "python"), "-c", _SEED_SCRIPT, database_url],
+        self.reporter.step("seeding demo data (apps.seed)")
+        seed = self.seed(database_url)
+        seed_file.write_text(json.dumps(seed, indent=2) + "\n")
+
+    def seed(self, database_url: str, *options: str) -> dict[str, Any]:
+        """Run `python -m apps.seed [options]` against the database; its result (the last line of
+        its output, JSON: merchant_id, api_key, api_secret, user_ids, currency)."""
+        result = self._run_module("apps.seed", list(options), database_url)
+        lines = result.stdout.strip().splitlines()
+        try:
+            if result.returncode != 0 or not lines:
+                raise ValueError("no result")
+            seed: dict[str, Any] = json.loads(lines[-1])
+        except ValueError:
+            raise StackError(
+                f"seeding failed (python -m apps.seed):\n{result.stdout}{result.stderr}"
+            ) from None
+        return seed
+
+    def _run_module(
+        self, module: str, args: list[str], database_url: str
+    ) -> subprocess.CompletedProcess[str]:
+        """`python -m module args` in the repository with the virtualenv's interpreter, like the services."""
+        return subprocess.run(
+            [str(venv_bin(self.repo) / "python"), "-m", module, *args],
             cwd=self.repo,
             env={**os.environ, "DATABASE_URL": database_url},
             capture_output=True,
             text=True,
             check=False,
         )
-        lines = result.stdout.strip().splitlines()
-        if result.returncode != 0 or not lines:
-            raise StackError(f"seeding failed (apps.seed.seed_demo):\n{result.stdout}{result.stderr}")
-        seed = json.loads(lines[-1])
-        seed_file.write_text(json.dumps(seed, indent=2) + "\n")
 
     def _start_alertmanager(self) -> None:
         webhook = self.server("webhook")
@@ -303,11 +311,11 @@ class Stack:
     def _start_prometheus(self) -> None:
         current = self.server("prometheus")
         port = current.port if current.running() else current._remembered_port() or free_port()
-        services = {name: s.port for name, s in self.running().items() if name in SERVICES}
+        services = {name: s.port for name, s in self.running().items() if name in self.catalog.services}
         alertmanager = self.server("alertmanager")
         config = render_config(
             scrape_configs=alerting.scrape_configs(services, port),
-            rule_files=alerting.rule_files(),
+            rule_files=layout.rule_files(),
             alertmanager_url=alertmanager.url if alertmanager.running() else None,
         )
         server = Prometheus(self.state_dir, config_text=config)
@@ -390,11 +398,15 @@ class Stack:
 
 
 def _demo_variables(seed_file: Path) -> dict[str, str]:
-    """DEMO_API_KEY, DEMO_API_SECRET, DEMO_USER_IDS (comma-separated), DEMO_CURRENCY, ... from the seed."""
     try:
         seed: dict[str, Any] = json.loads(seed_file.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return {}
+    return seed_variables(seed)
+
+
+def seed_variables(seed: dict[str, Any]) -> dict[str, str]:
+    """DEMO_API_KEY, DEMO_API_SECRET, DEMO_USER_IDS (comma-separated), DEMO_CURRENCY, ... of a seed."""
     env = {}
     for key, value in seed.items():
         name = "DEMO_" + re.sub(r"\W+", "_", key).upper()
@@ -403,8 +415,3 @@ def _demo_variables(seed_file: Path) -> dict[str, str]:
         elif isinstance(value, str | int | float):
             env[name] = str(value)
     return env
-
-
-def _module_exists(repo: Path, module: str) -> bool:
-    base = repo.joinpath(*module.split("."))
-    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()

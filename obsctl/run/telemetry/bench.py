@@ -1,7 +1,7 @@
 """The instrumentation benchmark behind `obsctl bench payments`.
 
 Three configurations, one after the other in one run, each on a fresh local stack (PostgreSQL,
-Redis, tansu, the six services) so none inherits another's caches or table bloat:
+Redis, tansu, every service) so none inherits another's caches or table bloat:
 
     not instrumented     plain gunicorn, no opentelemetry-instrument
     10% sampled          opentelemetry-instrument, parentbased_traceidratio 0.1
@@ -24,25 +24,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-import psycopg
-
 from obsctl.errors import ObsctlError
 from obsctl.run.load.run import LoadResult, run_load
 from obsctl.run.stack.caller_env import overridden
-from obsctl.run.stack.stack import Stack
+from obsctl.run.stack.stack import Stack, seed_variables
 from obsctl.run.stack.wait import free_port, wait_until
 
-CURRENCY = "EUR"
 T = TypeVar("T")
 USERS = 200
-# Ample for any run: at most 25 000 minor units per payment (see the Locust user).
-BALANCE = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -160,27 +154,18 @@ class SinkProcess:
         return None
 
 
-def seed(dsn: str) -> dict[str, str]:
-    """A merchant without a practical rate limit and USERS funded users; the load's variables."""
-    from apps.account.seed import open_account
-
-    api_key, api_secret = f"bench-{uuid.uuid4().hex}", uuid.uuid4().hex
-    users = [f"bench-user-{i:04d}" for i in range(USERS)]
-    with psycopg.connect(dsn) as conn:
-        conn.execute(
-            "INSERT INTO gateway.merchants (merchant_id, name, api_key, api_secret, rate_limit_per_minute)"
-            " VALUES ('bench-merchant', 'bench merchant', %s, %s, 100000000)",
-            (api_key, api_secret),
-        )
-        conn.commit()
-        for user in users:
-            open_account(conn, user, CURRENCY, BALANCE)
-    return {
-        "DEMO_API_KEY": api_key,
-        "DEMO_API_SECRET": api_secret,
-        "DEMO_USER_IDS": ",".join(users),
-        "DEMO_CURRENCY": CURRENCY,
-    }
+def seed(stack: Stack) -> dict[str, str]:
+    """A merchant without a practical rate limit and USERS funded users (`python -m apps.seed`);
+    the load's DEMO_* variables."""
+    result = stack.seed(
+        stack.env()["DATABASE_URL"],
+        "--merchant-id=bench-merchant",
+        "--merchant-name=bench merchant",
+        f"--users={USERS}",
+        "--user-prefix=bench-user-",
+        "--rate-limit-per-minute=100000000",
+    )
+    return seed_variables(result)
 
 
 def _service_variables(config: Config, endpoint: str | None) -> dict[str, str]:
@@ -228,7 +213,7 @@ def measure(
         with overridden(_service_variables(config, sink.endpoint if sink else None)):
             stack.up(["services"])
         env = {**stack.env(), "GATEWAY_URL": stack.server("gateway").url}
-        env.update(seed(env["DATABASE_URL"]))
+        env.update(seed(stack))
         if warmup_s:
             progress(f"{label}: warming up for {warmup_s} s")
             run_load(env, users=users, user_rate=0, duration_s=warmup_s, payments_only=True)
