@@ -8,11 +8,13 @@ from itertools import combinations
 from pathlib import Path
 
 import _jsonnet
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import catalog
 from obsctl import paths
+from obsctl.errors import ObsctlError
 from obsctl.generate.dashboards import fmt, inputs, render
 
 # A small dashboard built with the library, the inputs it is evaluated with and its expected output.
@@ -182,3 +184,17 @@ def test_red_error_panels_draw_the_services_availability_budgets(dashboards):
         assert lines == budgets, name
         if name == "gateway":
             assert lines, "the gateway has availability SLOs: their budgets must be drawn"
+
+
+def test_an_error_in_one_source_names_that_source(tmp_path, monkeypatch):
+    # Every dashboard renders in one evaluation; a failure must still point at the source that broke.
+    src = tmp_path / "dashboards" / "src"
+    src.mkdir(parents=True)
+    (src / "fine.jsonnet").write_text("{ uid: 'fine' }\n")
+    (src / "broken.jsonnet").write_text("{ uid: error 'no uid here' }\n")
+    monkeypatch.setattr(paths, "REPO", tmp_path)
+    monkeypatch.setattr(render, "SRC", src)
+    with pytest.raises(ObsctlError) as raised:
+        render.dashboards()
+    assert str(raised.value).startswith("dashboards/src/broken.jsonnet: ")
+    assert "no uid here" in str(raised.value)

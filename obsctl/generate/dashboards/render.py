@@ -49,15 +49,40 @@ def ext_vars() -> dict[str, str]:
     return {**inputs.ext_vars(), "conventions": json.dumps(names, sort_keys=True)}
 
 
-def dashboards() -> dict[str, dict[str, Any]]:
-    """Every generated dashboard by file name (its uid + .json)."""
-    ext = ext_vars()
-    rendered: list[dict[str, Any]] = []
+def _calls(services: list[str]) -> list[tuple[Path, dict[str, str]]]:
+    """(source, top-level arguments) of every dashboard to render, in a stable order."""
+    calls: list[tuple[Path, dict[str, str]]] = []
     for src in sorted(SRC.glob("*.jsonnet")):
         if src.name in PER_SERVICE:
-            rendered.extend(evaluate(src, ext, {"service": s}) for s in sorted(catalog.default().services))
+            calls.extend((src, {"service": s}) for s in services)
         else:
-            rendered.append(evaluate(src, ext))
+            calls.append((src, {}))
+    return calls
+
+
+def _evaluate_all(calls: list[tuple[Path, dict[str, str]]], ext: dict[str, str]) -> list[dict[str, Any]]:
+    """Every dashboard in one jsonnet evaluation: the library and the inputs are parsed once
+    instead of once per dashboard. When it fails, each source is evaluated on its own so the
+    error names the source that broke."""
+    items = []
+    for src, tla in calls:
+        call = f"(import {json.dumps(src.name)})"
+        if tla:
+            call += "(" + ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(tla.items())) + ")"
+        items.append(call)
+    try:
+        out = _jsonnet.evaluate_snippet(
+            "dashboards", "[" + ",\n".join(items) + "]", jpathdir=[str(SRC), str(LIB)], ext_codes=ext
+        )
+    except RuntimeError:
+        return [evaluate(src, ext, tla) for src, tla in calls]
+    result: list[dict[str, Any]] = json.loads(out)
+    return result
+
+
+def dashboards() -> dict[str, dict[str, Any]]:
+    """Every generated dashboard by file name (its uid + .json)."""
+    rendered = _evaluate_all(_calls(sorted(catalog.default().services)), ext_vars())
     out: dict[str, dict[str, Any]] = {}
     for dash in rendered:
         name = f"{dash.get('uid')}.json"
