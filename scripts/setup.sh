@@ -48,4 +48,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e '.[tools,dev]'
   touch "$stamp"
 fi
+# The ecosystem's Go tools at the versions of tools/versions.yaml, built from Go modules into the
+# user's cache (obsctl/tools.py); without Go it says what to install and fails if a tool is missing.
+.venv/bin/python -m obsctl.tools build
 echo "setup: ready"
