@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: real PostgreSQL, Redis, tansu, Prometheus and Alertmanager on free ports.
+"""Shared pytest fixtures: real PostgreSQL, Redis, tansu, Prometheus, Alertmanager, Jaeger,
+VictoriaLogs and OpenTelemetry Collectors on free ports.
 
 Every server is started by the same code as `obsctl up` (obsctl.run.stack), in a temporary state
 directory of this test session, and stopped when the session (or the factory's owner) ends.
@@ -12,6 +13,12 @@ directory of this test session, and stopped when the session (or the factory's o
     def test_rules(prometheus_server): prom = prometheus_server(rule_files=[...], scrape_configs=[...])
     def test_routes(alertmanager_server): am = alertmanager_server(config_text=...)   # or config_file=
     def test_stack(local_stack): stack = local_stack(["postgres", "redis", "services"])
+
+    def test_traces(jaeger_server): jaeger_server.otlp_endpoint, .trace(trace_id), .find_trace_ids(...)
+    def test_logs(logs_server): logs_server.otlp_endpoint, .query("trace_id:=..."), .trace_logs(id)
+    def test_config(otel_collector): col = otel_collector(config_file=..., env={"MY_POD_IP": ...})
+        col.url (OTLP/HTTP base), col.metrics_port, col.span_metrics_port; it sends to jaeger_server
+        and logs_server unless traces_url=/logs_url= name other OTLP URLs
 """
 
 from __future__ import annotations
@@ -28,12 +35,15 @@ from typing import Any, TypeVar
 import pytest
 
 from obsctl.run.stack.alertmanager import Alertmanager
+from obsctl.run.stack.jaeger import Jaeger
+from obsctl.run.stack.otelcol import Otelcol
 from obsctl.run.stack.postgres import Postgres
 from obsctl.run.stack.prometheus import Prometheus
 from obsctl.run.stack.redis import Redis
 from obsctl.run.stack.server import Server
 from obsctl.run.stack.stack import Stack
 from obsctl.run.stack.tansu import Tansu
+from obsctl.run.stack.victorialogs import VictoriaLogs
 
 TEMP_PREFIX = "obsctl-test-"
 
@@ -180,6 +190,43 @@ def alertmanager_server(stack_state_dir: Path) -> Iterator[Callable[..., Alertma
     (.url, .port); clustering off. Without a config it routes everything to nowhere ("null" receiver).
     """
     yield from _server_factory(stack_state_dir, Alertmanager)
+
+
+@pytest.fixture(scope="session")
+def jaeger_server(stack_state_dir: Path) -> Iterator[Jaeger]:
+    """Jaeger v2, in-memory storage, shared by the session: .url (query API), .otlp_endpoint
+    (OTLP/HTTP base), .otlp_traces_url, .trace(trace_id) -> [Span], .find_trace_ids(service, tags=...)."""
+    yield from _running(Jaeger(stack_state_dir))
+
+
+@pytest.fixture(scope="session")
+def logs_server(stack_state_dir: Path) -> Iterator[VictoriaLogs]:
+    """VictoriaLogs, shared by the session: .url, .otlp_endpoint (OTLP/HTTP base for logs),
+    .otlp_logs_url, .query(logsql) -> [entry], .trace_logs(trace_id)."""
+    yield from _running(VictoriaLogs(stack_state_dir))
+
+
+@pytest.fixture(scope="session")
+def otel_collector(
+    stack_state_dir: Path, jaeger_server: Jaeger, logs_server: VictoriaLogs
+) -> Iterator[Callable[..., Otelcol]]:
+    """Factory: otel_collector(config_file=collector/local.yaml, env={...}, traces_url=...,
+    logs_url=...) -> a running collector of our build (otelcol-1, otelcol-2, ...) on free ports.
+
+    Its ports come from the config's `${env:...}` placeholders (obsctl/run/stack/otelcol.py);
+    `env` sets or overrides any variable. Traces go to jaeger_server and logs to logs_server
+    unless traces_url / logs_url name other OTLP/HTTP URLs. Stopped at session end (or .stop()).
+    """
+
+    def start(**kwargs: Any) -> Otelcol:
+        kwargs.setdefault("traces_url", jaeger_server.otlp_traces_url)
+        kwargs.setdefault("logs_url", logs_server.otlp_logs_url)
+        return factory(**kwargs)
+
+    generator = _server_factory(stack_state_dir, Otelcol)
+    factory = next(generator)
+    yield start
+    next(generator, None)
 
 
 @pytest.fixture(scope="session")

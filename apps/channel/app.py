@@ -1,4 +1,5 @@
-"""channel service: the simulated provider's HTTP API (called by payment; faults by the tooling).
+"""channel service: the simulated provider's HTTP API (called by payment; its fault switches by the
+tooling, signed as `operator`: apps/common/internal_auth.py).
 
     POST /v1/charges {payment_id, amount, currency, channel}        idempotent per payment_id
     GET  /v1/charges/<payment_id>                                   the recorded outcome, or 404
@@ -23,7 +24,7 @@ from pydantic import Field
 
 from apps.channel.faults import FaultState, Switches, SwitchUpdate
 from apps.channel.provider import Conflict, Provider, Request, Result
-from apps.common import metrics
+from apps.common import internal_auth, metrics
 from apps.common.app import create_base_app, deadline
 from apps.common.config import env
 from apps.common.errors import ApiError
@@ -108,19 +109,23 @@ def create_app() -> Flask:
         return run(Request("refund", b.refund_id, b.payment_id, b.amount, b.currency, b.channel))
 
     @app.get("/v1/faults")
+    @internal_auth.also_from(internal_auth.OPERATOR)
     def get_faults() -> Response:
         return jsonify(faults.current().as_json())
 
     @app.get("/v1/faults/defaults")
+    @internal_auth.also_from(internal_auth.OPERATOR)
     def default_faults() -> Response:
         # The starting switches (from the environment), which DELETE /v1/faults restores.
         return jsonify(faults.baseline.as_json())
 
     @app.put("/v1/faults")
+    @internal_auth.also_from(internal_auth.OPERATOR)
     def put_faults() -> Response:
         return jsonify(faults.update(json_body(SwitchUpdate)).as_json())
 
     @app.delete("/v1/faults")
+    @internal_auth.also_from(internal_auth.OPERATOR)
     def reset_faults() -> Response:
         return jsonify(faults.reset().as_json())
 

@@ -1,8 +1,8 @@
 """The base every service's create_app() builds on.
 
 It gives each service the same /healthz, /readyz and /metrics, JSON errors for every failure
-(including Flask's own 404/405/413 and malformed JSON), JSON logs, request deadlines, and the
-HTTP server metrics of the OpenTelemetry semantic conventions.
+(including Flask's own 404/405/413, malformed JSON and an unreachable database), JSON logs,
+request deadlines, and the HTTP server metrics of the OpenTelemetry semantic conventions.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ import time
 import uuid
 from collections.abc import Callable
 
+import psycopg
 from flask import Flask, Response, g, jsonify, request
+from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from apps.common import logs, metrics
+import catalog
+from apps.common import internal_auth, logs, metrics
 from apps.common.config import budget_ms
 from apps.common.deadline import HEADER as DEADLINE_HEADER
 from apps.common.deadline import Deadline
@@ -44,7 +47,9 @@ _HTTP_CODES = {
 
 
 # Probes and scrapes are not traffic: counting a failing /readyz would burn the availability SLO.
-_UNMEASURED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_UNMEASURED_PATHS = internal_auth.UNAUTHENTICATED_PATHS
+# An internal service's largest body (its callers send small JSON documents); the gateway has its own.
+MAX_INTERNAL_BODY_BYTES = 64 * 1024
 
 
 def route_template(rule: str | None) -> str:
@@ -58,6 +63,12 @@ def create_base_app(service: str, readiness: dict[str, ReadinessCheck] | None = 
     logs.configure(service)
     checks: dict[str, ReadinessCheck] = dict(readiness or {})
     app.extensions["readiness"] = checks
+    declared = catalog.default().services.get(service)
+    # Internal services accept only signed calls from their callers (apps/common/internal_auth.py);
+    # without INTERNAL_AUTH_SECRET they refuse to start rather than run open.
+    guard = internal_auth.Guard(service) if declared is not None and not declared.public else None
+    if guard is not None:
+        app.config["MAX_CONTENT_LENGTH"] = MAX_INTERNAL_BODY_BYTES
 
     duration = metrics.histogram("http_server_request_duration_seconds")
     active = metrics.gauge("http_server_active_requests")
@@ -69,6 +80,8 @@ def create_base_app(service: str, readiness: dict[str, ReadinessCheck] | None = 
         g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
         active.labels(request.method).inc()
         g.active_counted = True
+        if guard is not None:
+            g.caller = guard.check(request)
 
     @app.after_request
     def _observe(response: Response) -> Response:
@@ -99,6 +112,19 @@ def create_base_app(service: str, readiness: dict[str, ReadinessCheck] | None = 
     @app.errorhandler(DeadlineExceeded)
     def _deadline(exc: DeadlineExceeded) -> tuple[Response, int]:
         return jsonify(error_body("deadline_exceeded", str(exc))), 504
+
+    # PostgreSQL down, restarting or out of connections is our outage, never a 500: the pool
+    # timing out (PoolTimeout) and a connection failing (OperationalError) are 503, a statement
+    # cancelled by its timeout (QueryCanceled, the request's deadline) is 504.
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def _database_unavailable(exc: Exception) -> tuple[Response, int]:
+        log.warning("database unavailable", extra={"dependency": "postgres", "error": type(exc).__name__})
+        return jsonify(error_body("dependency_unavailable", "the database is unavailable")), 503
+
+    @app.errorhandler(psycopg.errors.QueryCanceled)
+    def _database_timeout(exc: psycopg.errors.QueryCanceled) -> tuple[Response, int]:
+        return jsonify(error_body("deadline_exceeded", "a database statement ran out of time")), 504
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:

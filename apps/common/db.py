@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import cast
+from typing import Any, cast
 
 import psycopg
 from psycopg.rows import DictRow, dict_row
@@ -25,9 +25,33 @@ from psycopg_pool import ConnectionPool
 from apps.common import metrics
 from apps.common.config import env
 
+# How long the pool keeps retrying one failed connection attempt (its delays double from 1 s)
+# before it gives up; the next request that finds no connection starts a fresh attempt at once.
+# psycopg_pool's default (300 s) lets the delay grow to a minute during an outage, so the service
+# would stay down long after PostgreSQL is back; a few seconds bounds that to about one delay.
+_RECONNECT_TIMEOUT_S = 3.0
+
 _lock = threading.Lock()
 _pool: ConnectionPool | None = None
 _pool_pid: int | None = None
+
+
+def _checker(holder: list[ConnectionPool]) -> Callable[[psycopg.Connection[Any]], None]:
+    """The pool's check of a connection before it is handed out: psycopg_pool's own (an empty
+    query). A connection that fails it is replaced, and all the idle ones are too (drain): one
+    dead connection means the server restarted or dropped us, so the others are dead as well, and
+    finding that out one per request would cost each of them a failed check and the pool's retry
+    delay (about a second)."""
+
+    def check(conn: psycopg.Connection[Any]) -> None:
+        try:
+            ConnectionPool.check_connection(conn)
+        except Exception:
+            if holder:
+                holder[0].drain()
+            raise
+
+    return check
 
 
 def pool() -> ConnectionPool:
@@ -35,15 +59,22 @@ def pool() -> ConnectionPool:
     with _lock:
         if _pool is None or _pool_pid != os.getpid():
             max_size = env("DB_POOL_MAX", 8, int)
+            holder: list[ConnectionPool] = []
             _pool = ConnectionPool(
                 env("DATABASE_URL"),
                 min_size=1,
                 max_size=max_size,
                 kwargs={"row_factory": dict_row, "connect_timeout": 2, "autocommit": True},
                 timeout=env("DB_POOL_TIMEOUT_S", 2.0, float),
+                # Every connection is checked (one round trip) before it is handed out: after a
+                # PostgreSQL restart the idle ones are dead, and a request must not be the one to
+                # find out. A failed check is replaced by a new connection, not an error.
+                check=_checker(holder),
+                reconnect_timeout=_RECONNECT_TIMEOUT_S,
                 open=True,
                 name=env("SERVICE_NAME", "service"),
             )
+            holder.append(_pool)
             _pool_pid = os.getpid()
             metrics.gauge("db_client_connections_max").set(max_size)
         return _pool

@@ -1,13 +1,15 @@
 """Outbound calls to other services: deadline-bound timeouts, a circuit breaker, jittered retries.
 
-A call's timeout is whatever remains of the request's deadline, and the remaining budget is
-passed on in X-Deadline-Ms. Retries happen only when the caller says the callee is idempotent for
-this call, and only while budget remains. 5xx answers, connection failures and timeouts count as
+Every call is signed with the internal token (apps/common/internal_auth.py). A call's timeout is
+whatever remains of the request's deadline, and the remaining budget is passed on in
+X-Deadline-Ms. Retries happen only when the caller says the callee is idempotent for this call,
+and only while budget remains. 5xx answers, connection failures and timeouts count as
 failures for the breaker (pybreaker); 4xx answers are the callee's verdict and are returned.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -17,10 +19,12 @@ import requests
 from flask import g, has_request_context
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_random_exponential
 
-from apps.common import metrics
+from apps.common import internal_auth, metrics
 from apps.common.deadline import HEADER as DEADLINE_HEADER
 from apps.common.deadline import Deadline
 from apps.common.errors import DependencyError
+
+log = logging.getLogger(__name__)
 
 # Below this much budget a retry cannot do useful work; give up instead of sleeping.
 _MIN_USEFUL_BUDGET_S = 0.05
@@ -57,6 +61,9 @@ class ServiceClient:
         # the payment service's CPU in a profile; Kubernetes puts dozens of *_SERVICE_* variables
         # there), and an HTTP(S)_PROXY meant for the outside world would capture internal calls.
         self.session.trust_env = False
+        # Every call is signed as this service (apps/common/internal_auth.py): the callee accepts
+        # only its callers. A ConfigError here (no INTERNAL_AUTH_SECRET) stops the caller at start.
+        self.session.auth = internal_auth.InternalAuth.from_env()
         # A pool at least as large as a worker's threads, so calls never queue on connections.
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
         self.session.mount("http://", adapter)
@@ -143,6 +150,15 @@ class ServiceClient:
             raise DependencyError(self.name, "unavailable", "connection failed") from exc
         finally:
             self._duration.labels(method, self.name, status).observe(time.perf_counter() - started)
+        if response.status_code in (401, 403) and _error_code(response) in internal_auth.REFUSAL_CODES:
+            # The callee refused our internal token: a misconfiguration on our side (secrets or the
+            # calls graph), not the caller's mistake, and nothing was done. An outage, never passed on.
+            log.error(
+                "internal call refused", extra={"dependency": self.name, "status": response.status_code}
+            )
+            raise DependencyError(
+                self.name, "unavailable", f"refused our internal token ({response.status_code})"
+            )
         if response.status_code == 504:
             raise DependencyError(
                 self.name, "timeout", "callee ran out of time", response.status_code, response
@@ -152,3 +168,11 @@ class ServiceClient:
                 self.name, "unavailable", f"HTTP {response.status_code}", response.status_code, response
             )
         return response
+
+
+def _error_code(response: requests.Response) -> str | None:
+    try:
+        code = response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return code if isinstance(code, str) else None

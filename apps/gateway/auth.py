@@ -1,21 +1,25 @@
-"""Merchant authentication: API key, timestamp window, HMAC signature, replay protection.
+"""Merchant authentication: API key, timestamp window, HMAC signature.
 
 Checks run cheapest first. Each failure answers 401 with its own code and counts
 gateway_auth_failures_total{reason}. Neither the key, the secret nor the signature is ever logged
-or put on a span; a replay marker in Redis is a hash of the signature, not the signature.
+or put on a span.
+
+There is no replay store: a signed request sent again within the timestamp window is a retry, and
+what it may do is decided by idempotency (docs/gateway.md, "Retries and replays"). Reads change
+nothing; a payment or refund is idempotent per Idempotency-Key, which the signature covers, and
+the payment service keeps each key's payment in PostgreSQL. A captured request can therefore only
+get its own answer again, and nothing about that depends on Redis.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 
-import redis
 from werkzeug.datastructures import Headers
 
-from apps.common import metrics, redis_client
-from apps.common.errors import ApiError, DependencyError
+from apps.common import metrics
+from apps.common.errors import ApiError
 from apps.gateway import merchants, signing
 from apps.gateway.merchants import Merchant
 
@@ -24,9 +28,9 @@ log = logging.getLogger(__name__)
 API_KEY_HEADER = "X-Api-Key"
 TIMESTAMP_HEADER = "X-Timestamp"
 SIGNATURE_HEADER = "X-Signature"
-_REPLAY_PREFIX = "gateway:replay:"
+IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 # The `reason` label values of gateway_auth_failures_total (the catalog's help lists them).
-FAILURE_REASONS = ("missing_key", "bad_key", "bad_signature", "stale_timestamp", "replay")
+FAILURE_REASONS = ("missing_key", "bad_key", "bad_signature", "stale_timestamp")
 
 
 def _reject(reason: str, code: str, message: str, field: str | None) -> ApiError:
@@ -36,11 +40,7 @@ def _reject(reason: str, code: str, message: str, field: str | None) -> ApiError
 
 
 def authenticate(headers: Headers, method: str, target: str, body: bytes) -> Merchant:
-    """The merchant a correctly signed request comes from; raises ApiError(401) otherwise.
-
-    Replay protection is separate (see `mark_used`) so that a request refused by the rate limiter
-    can be sent again unchanged.
-    """
+    """The merchant a correctly signed request comes from; raises ApiError(401) otherwise."""
     api_key = headers.get(API_KEY_HEADER, "")
     if not api_key:
         raise _reject("missing_key", "missing_api_key", "the X-Api-Key header is required", API_KEY_HEADER)
@@ -67,7 +67,10 @@ def authenticate(headers: Headers, method: str, target: str, body: bytes) -> Mer
         )
 
     signature = headers.get(SIGNATURE_HEADER, "")
-    if not signature or not signing.valid(merchant.api_secret, signature, timestamp, method, target, body):
+    key = headers.get(IDEMPOTENCY_KEY_HEADER)
+    if not signature or not signing.valid(
+        merchant.api_secret, signature, timestamp, method, target, body, key
+    ):
         raise _reject(
             "bad_signature",
             "invalid_signature",
@@ -75,21 +78,3 @@ def authenticate(headers: Headers, method: str, target: str, body: bytes) -> Mer
             SIGNATURE_HEADER,
         )
     return merchant
-
-
-def mark_used(signature: str, timestamp: str) -> None:
-    """Record a signature as used; raises ApiError(401) when it was used before (a replay).
-
-    The marker lives until the timestamp leaves the acceptance window, after which the timestamp
-    check alone rejects the request. Without Redis the gateway cannot tell a replay, so it refuses
-    (503) rather than let a captured request through.
-    """
-    ttl = max(1, int(timestamp) + signing.TIMESTAMP_WINDOW_S - int(time.time()) + 1)
-    key = _REPLAY_PREFIX + hashlib.sha256(signature.encode("utf-8", "replace")).hexdigest()
-    try:
-        with redis_client.operation("gateway_replay_mark") as r:
-            fresh = r.set(key, b"1", nx=True, ex=ttl)
-    except redis.RedisError as exc:
-        raise DependencyError("redis", "unavailable", "replay protection store unreachable") from exc
-    if not fresh:
-        raise _reject("replay", "replayed_request", "this signature was already used", SIGNATURE_HEADER)

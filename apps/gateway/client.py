@@ -3,10 +3,12 @@
     client = GatewayClient(url, api_key, api_secret)
     response = client.create_payment({"user_id": ..., "amount": 1000, ...}, idempotency_key="k1")
 
-Every call is signed afresh. The signature covers only the timestamp (whole seconds), method, target
-and body, so two identical requests in the same second would carry the same signature and the
-second would be refused as a replay; the client therefore never reuses a (timestamp, request) pair
-and steps the timestamp back a second instead (still well inside the gateway's 300 s window).
+Every call is signed afresh: the timestamp (whole seconds), method, target, Idempotency-Key and
+body. Sending the same signed request again is a retry and gets the idempotent answer
+(docs/gateway.md). A refund sent without a key is identified by its signature, so two refunds
+meant to be distinct but identical in every signed byte would be one; the client therefore never
+reuses a (timestamp, request) pair and steps the timestamp back a second instead (still well
+inside the gateway's 300 s window).
 """
 
 from __future__ import annotations
@@ -26,14 +28,27 @@ from apps.gateway import signing
 
 
 def signed_headers(
-    api_key: str, api_secret: str, method: str, target: str, body: bytes, timestamp: int | None = None
+    api_key: str,
+    api_secret: str,
+    method: str,
+    target: str,
+    body: bytes,
+    timestamp: int | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, str]:
+    """X-Api-Key, X-Timestamp and X-Signature; the Idempotency-Key header, when the request has
+    one, must be sent exactly as `idempotency_key` (it is signed)."""
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     return {
         "X-Api-Key": api_key,
         "X-Timestamp": stamp,
-        "X-Signature": signing.sign(api_secret, stamp, method, target, body),
+        "X-Signature": signing.sign(api_secret, stamp, method, target, body, idempotency_key),
     }
+
+
+def _header_text(value: str | bytes | None) -> str | None:
+    # A header given as bytes reaches the gateway as those bytes, which it reads as latin-1.
+    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 class Timestamps:
@@ -44,8 +59,8 @@ class Timestamps:
         self._lock = threading.Lock()
         self._signed: OrderedDict[tuple[int, str], None] = OrderedDict()
 
-    def next_for(self, method: str, target: str, body: bytes) -> int:
-        digest = hashlib.sha256(f"{method}\n{target}\n".encode() + body).hexdigest()
+    def next_for(self, method: str, target: str, body: bytes, idempotency_key: str | None = None) -> int:
+        digest = hashlib.sha256(f"{method}\n{target}\n{idempotency_key or ''}\n".encode() + body).hexdigest()
         now = int(time.time())
         with self._lock:
             timestamp = now
@@ -74,8 +89,10 @@ class GatewayClient:
         self.timeout_s = timeout_s
         self._timestamps = Timestamps()
 
-    def _timestamp_for(self, method: str, target: str, body: bytes) -> int:
-        return self._timestamps.next_for(method, target, body)
+    def _timestamp_for(
+        self, method: str, target: str, body: bytes, idempotency_key: str | None = None
+    ) -> int:
+        return self._timestamps.next_for(method, target, body, idempotency_key)
 
     def __repr__(self) -> str:  # the key and secret stay out of reprs and tracebacks
         return f"GatewayClient({self.base_url!r})"
@@ -92,8 +109,11 @@ class GatewayClient:
         """Send raw bytes to `target` (path and query, exactly as signed)."""
         all_headers = {"Content-Type": "application/json"} if body else {}
         if sign:
-            timestamp = self._timestamp_for(method, target, body)
-            all_headers.update(signed_headers(self.api_key, self.api_secret, method, target, body, timestamp))
+            key = _header_text((headers or {}).get("Idempotency-Key"))
+            timestamp = self._timestamp_for(method, target, body, key)
+            all_headers.update(
+                signed_headers(self.api_key, self.api_secret, method, target, body, timestamp, key)
+            )
         all_headers.update(headers or {})
         return self.session.request(
             method, self.base_url + target, data=body, headers=all_headers, timeout=self.timeout_s
@@ -137,8 +157,9 @@ class SigningAuth(requests.auth.AuthBase):
         if isinstance(body, str):
             body = body.encode()
         method, target = str(request.method), request.path_url
-        timestamp = self._timestamps.next_for(method, target, bytes(body))
+        key = _header_text(request.headers.get("Idempotency-Key"))
+        timestamp = self._timestamps.next_for(method, target, bytes(body), key)
         request.headers.update(
-            signed_headers(self.api_key, self.api_secret, method, target, bytes(body), timestamp)
+            signed_headers(self.api_key, self.api_secret, method, target, bytes(body), timestamp, key)
         )
         return request

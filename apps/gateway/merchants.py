@@ -52,34 +52,32 @@ def by_api_key(api_key: str) -> Merchant | None:
     return merchant
 
 
-# Customers this process has already written: a merchant's regular customers then cost no write
-# per payment. Rows are never deleted, so a remembered pair stays true; the bound only caps memory.
-_REMEMBERED_MAX = 100_000
-_remembered: OrderedDict[tuple[str, str], None] = OrderedDict()
-
-
-def remember_customer(merchant_id: str, user_id: str) -> None:
-    pair = (merchant_id, user_id)
-    with _lock:
-        if pair in _remembered:
-            _remembered.move_to_end(pair)
-            return
-    with db.statement("gateway_remember_customer") as conn:
-        conn.execute(
-            "INSERT INTO gateway.merchant_users (merchant_id, user_id) VALUES (%s, %s)"
-            " ON CONFLICT DO NOTHING",
-            (merchant_id, user_id),
-        )
-    with _lock:  # only after the commit: a failed write is tried again next time
-        _remembered[pair] = None
-        if len(_remembered) > _REMEMBERED_MAX:
-            _remembered.popitem(last=False)
+# Customers this process has already seen: a merchant's regular customers then cost no query per
+# payment. Only a "yes" is remembered, for as long as a merchant record is (_CACHE_TTL_S: a
+# relation an operator removes stops counting within that time); a "no" is asked every time.
+_CUSTOMERS_MAX = 100_000
+_customers: OrderedDict[tuple[str, str], float] = OrderedDict()
 
 
 def is_customer(merchant_id: str, user_id: str) -> bool:
+    """Whether the user is one of the merchant's customers (gateway.merchant_users): seeded or
+    registered for it. Only those may be charged or have their balance read by it."""
+    pair = (merchant_id, user_id)
+    now = time.monotonic()
+    with _lock:
+        until = _customers.get(pair)
+    if until is not None and until > now:
+        return True
     with db.statement("gateway_customer_lookup") as conn:
         row = conn.execute(
             "SELECT 1 FROM gateway.merchant_users WHERE merchant_id = %s AND user_id = %s",
             (merchant_id, user_id),
         ).fetchone()
-    return row is not None
+    if row is None:
+        return False
+    with _lock:
+        _customers[pair] = now + _CACHE_TTL_S
+        _customers.move_to_end(pair)
+        if len(_customers) > _CUSTOMERS_MAX:
+            _customers.popitem(last=False)
+    return True

@@ -1,5 +1,9 @@
 """The public API, /api/v1: authenticate, validate, forward, and pass the answer through.
 
+A merchant charges and reads only its own customers (gateway.merchant_users); any other user,
+whether it exists or not, gets the same answer, so nothing tells another merchant's customer
+from a user who does not exist.
+
 Answers of the payment and account services (below 500) are passed through unchanged, status,
 body bytes and content type: the payment service's idempotent replay promises the same bytes for
 the same request, so the gateway must not re-serialise them.
@@ -13,7 +17,7 @@ failures while the deadline allows.
 
 from __future__ import annotations
 
-import logging
+import hashlib
 from typing import Any
 from urllib.parse import quote
 
@@ -22,12 +26,11 @@ from flask import Blueprint, Response, current_app, g, request
 from opentelemetry import trace
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from apps.common import internal_auth
 from apps.common.errors import ApiError, DependencyError
 from apps.common.http import ServiceClient
 from apps.gateway import auth, merchants, ratelimit, request_baggage, validation
 from apps.gateway.merchants import Merchant
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -40,22 +43,17 @@ def _client(name: str) -> ServiceClient:
     return client
 
 
-def _signed_target() -> str:
-    """The request target as the client sent it (path and query), which is what it signed."""
-    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
-    if raw:
-        return str(raw)
-    return request.full_path.removesuffix("?")
-
-
-def _authenticated() -> Merchant:
+def _authenticated(*, keyed: bool = False) -> Merchant:
+    """The request's merchant, after the body size (413) and, for a `keyed` route, the syntax of its
+    Idempotency-Key (400): the signature covers the key, and a key that is not printable ASCII
+    could not be signed the same way on both sides (the answer would be a misleading 401)."""
     body = request.get_data(cache=True)  # over the limit: 413 before any other work
     if len(body) > validation.MAX_BODY_BYTES:
         raise RequestEntityTooLarge()
-    merchant = auth.authenticate(request.headers, request.method, _signed_target(), body)
-    # The limit before the replay marker: a request refused with 429 may be sent again unchanged.
+    if keyed:
+        _idempotency_key_header()
+    merchant = auth.authenticate(request.headers, request.method, internal_auth.request_target(request), body)
     ratelimit.check(merchant)
-    auth.mark_used(request.headers[auth.SIGNATURE_HEADER], request.headers[auth.TIMESTAMP_HEADER])
     g.merchant = merchant
     trace.get_current_span().set_attribute("merchant.id", merchant.merchant_id)
     return merchant
@@ -86,11 +84,23 @@ def _passthrough(answer: requests.Response) -> Response:
     return response
 
 
+def _idempotency_key_header() -> str | None:
+    """The Idempotency-Key header; 400 when it is there but malformed."""
+    return validation.idempotency_key(request.headers.get(auth.IDEMPOTENCY_KEY_HEADER), required=False)
+
+
+def _not_a_customer() -> ApiError:
+    # The same answer for a user who does not exist and for another merchant's customer.
+    return ApiError(422, "customer_not_found", "user_id: not a customer of this merchant", field="user_id")
+
+
 @bp.post("/payments")
 def create_payment() -> Response:
-    merchant = _authenticated()
-    key = validation.idempotency_key(request.headers.get("Idempotency-Key"), required=True)
+    merchant = _authenticated(keyed=True)
+    key = validation.idempotency_key(request.headers.get(auth.IDEMPOTENCY_KEY_HEADER), required=True)
     payment = validation.validate(validation.PaymentRequest, validation.parse_json(request.get_data()))
+    if not merchants.is_customer(merchant.merchant_id, payment.user_id):
+        raise _not_a_customer()
     with request_baggage.carried(user_id=payment.user_id):
         answer = _call(
             "payment",
@@ -100,13 +110,6 @@ def create_payment() -> Response:
             headers={"X-Merchant-Id": merchant.merchant_id, "Idempotency-Key": str(key)},
             idempotent=False,
         )
-    if answer.status_code in (201, 402):
-        # The user is now this merchant's customer, whose balance it may read. Best effort: the
-        # payment has happened, and its answer must reach the merchant even if this write fails.
-        try:
-            merchants.remember_customer(merchant.merchant_id, payment.user_id)
-        except Exception:
-            log.warning("could not record the merchant's customer", exc_info=True)
     return _passthrough(answer)
 
 
@@ -125,15 +128,21 @@ def get_payment(payment_id: str) -> Response:
     return _passthrough(answer)
 
 
+def _request_key() -> str:
+    """The idempotency key of a refund sent without one: derived from its signature, so the same
+    signed request sent again (a retry, or a captured copy) is the same refund, not a second one.
+    A hash, so the signature itself is stored nowhere."""
+    signature = request.headers.get(auth.SIGNATURE_HEADER, "")
+    return "request:" + hashlib.sha256(signature.encode("utf-8", "replace")).hexdigest()
+
+
 @bp.post("/payments/<payment_id>/refunds")
 def create_refund(payment_id: str) -> Response:
-    merchant = _authenticated()
-    key = validation.idempotency_key(request.headers.get("Idempotency-Key"), required=False)
+    merchant = _authenticated(keyed=True)
+    key = _idempotency_key_header() or _request_key()
     refund = validation.validate(validation.RefundRequest, validation.parse_json(request.get_data()))
     validation.path_id(payment_id, "payment")
-    headers = {"X-Merchant-Id": merchant.merchant_id}
-    if key:
-        headers["Idempotency-Key"] = key
+    headers = {"X-Merchant-Id": merchant.merchant_id, "Idempotency-Key": key}
     with request_baggage.carried():
         answer = _call(
             "payment",

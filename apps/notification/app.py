@@ -1,10 +1,13 @@
-"""notification service: the Flask app (health, readiness, metrics, a read API) and its consumer."""
+"""notification service: the Flask app (health, readiness, metrics, a read API) and its consumer.
+
+No service calls it; its read API is for the tooling, signed as `operator` (apps/common/internal_auth.py).
+"""
 
 from __future__ import annotations
 
 from flask import Flask, Response, jsonify
 
-from apps.common import db
+from apps.common import db, internal_auth
 from apps.common.app import create_base_app
 from apps.common.config import env
 from apps.common.errors import ApiError
@@ -22,6 +25,7 @@ def create_app() -> Flask:
     app = create_base_app("notification", readiness={"postgres": db.ping, "consumer": consumer_alive})
 
     @app.get("/v1/notifications/<payment_id>")
+    @internal_auth.also_from(internal_auth.OPERATOR)
     def notifications_of(payment_id: str) -> Response:
         with db.statement("list_notifications") as conn:
             rows = conn.execute(

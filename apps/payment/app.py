@@ -11,6 +11,7 @@ Readiness: PostgreSQL and Redis (the idempotency store; without it payments are 
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from flask import Flask, Response, request
@@ -28,6 +29,8 @@ from apps.payment.steps import Budgets
 
 SERVICE = "payment"
 JSON = "application/json"
+# What the gateway accepts; the stored key of a later attempt adds a separator outside this range.
+_IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 log = logging.getLogger(__name__)
 
 
@@ -44,9 +47,12 @@ def _idempotency_key(required: bool) -> str | None:
         if required:
             raise ApiError(422, "invalid_request", "Idempotency-Key is required", field="Idempotency-Key")
         return None
-    if len(key) > 255:
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
         raise ApiError(
-            422, "invalid_request", "Idempotency-Key: at most 255 characters", field="Idempotency-Key"
+            422,
+            "invalid_request",
+            "Idempotency-Key: 1 to 255 printable ASCII characters",
+            field="Idempotency-Key",
         )
     return key
 
@@ -106,13 +112,18 @@ def create_app() -> Flask:
                 idempotency.record(Outcome.IN_FLIGHT)
                 raise _in_flight()
             idempotency.record(Outcome.REPLAYED)
-            status, payload = orchestrator.response_for(orchestrator.Outcome(payment))
+            # The answer it gave when it became final, byte for byte, whatever happened since.
+            status, payload = orchestrator.response_for(orchestrator.Outcome(payment.as_finalized()))
             _complete(keys, claim, status, payload)
             return Response(payload, status, mimetype=JSON)
         idempotency.record(Outcome.NEW)
         outcome = orchestrator.process(payment, deadline(), started, budgets)
         status, payload = orchestrator.response_for(outcome)
-        if outcome.payment.state in FINAL_PAYMENT_STATES:
+        if outcome.payment.retryable:
+            # Failed on our side with no money moved: not the key's final answer. The key is
+            # free again, and a retry with it makes a new attempt (store.insert_payment).
+            _release(keys, claim)
+        elif outcome.payment.state in FINAL_PAYMENT_STATES:
             _complete(keys, claim, status, payload)
         # A payment left pending keeps its claim until the claim expires; then the database answers.
         return Response(payload, status, mimetype=JSON)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
 
 from apps.common.validation import Description, StrictModel, UserId
-from apps.payment.states import PaymentState, RefundState, public_status
+from apps.payment.states import PaymentState, RefundState, public_status, retryable
 
 MAX_AMOUNT = 100_000_000
 PaymentMethod = Literal["card", "wallet", "bank_transfer"]
@@ -50,6 +50,10 @@ class Payment:
     refund_reserved_amount: int
     created_at: datetime
     updated_at: datetime
+    # Which attempt of its Idempotency-Key this is (a new one only after a failure on our side).
+    attempt: int = 1
+    # When it became final (None before); see as_finalized().
+    finalized_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Payment:
@@ -71,11 +75,25 @@ class Payment:
             refund_reserved_amount=row["refund_reserved_amount"],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
+            attempt=row["attempt"],
+            finalized_at=row["finalized_at"],
         )
+
+    def as_finalized(self) -> Payment:
+        """The payment as it was when it became final, which is what its key answers: only refunds
+        change a final payment afterwards (refunded amounts and updated_at)."""
+        if self.finalized_at is None:
+            return self
+        return replace(self, refunded_amount=0, refund_reserved_amount=0, updated_at=self.finalized_at)
 
     @property
     def status(self) -> str:
         return public_status(self.state)
+
+    @property
+    def retryable(self) -> bool:
+        """Failed on our side: a retry with its Idempotency-Key makes a new attempt."""
+        return retryable(self.state, self.failure_reason)
 
     def public(self) -> dict[str, Any]:
         return {

@@ -13,8 +13,8 @@ from typing import Any
 from apps.common.deadline import Deadline
 from apps.payment import steps, telemetry
 from apps.payment.models import Payment
-from apps.payment.states import PaymentState
-from apps.payment.steps import DECLINE_REASONS, TIMEOUT_REASONS, Budgets, Stalled, Superseded
+from apps.payment.states import DECLINE_REASONS, PaymentState
+from apps.payment.steps import TIMEOUT_REASONS, Budgets, Stalled, Superseded
 
 P = PaymentState
 

@@ -76,6 +76,17 @@ def check_refund_transition(current: RefundState, target: RefundState) -> None:
         raise IllegalTransition(f"refund cannot go from {current} to {target}")
 
 
+# Why a payment failed, when the verdict was the payment's own (402, final for its key): risk
+# rejected it, the user cannot pay, or the provider declined. Every other failure happened on our
+# side (a dependency down or out of time) with no money moved, and its key may be retried.
+DECLINE_REASONS = frozenset({"risk_rejected", "insufficient_funds", "account_not_found", "channel_declined"})
+
+
+def retryable(state: PaymentState, failure_reason: str | None) -> bool:
+    """Whether a retry with the payment's Idempotency-Key makes a new attempt: it failed on our side."""
+    return state == P.FAILED and failure_reason not in DECLINE_REASONS
+
+
 def public_status(state: PaymentState) -> str:
     """What callers see: intermediate states are internal, so they read as `pending`."""
     if state in FINAL_PAYMENT_STATES:

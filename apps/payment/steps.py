@@ -23,7 +23,6 @@ from apps.payment.states import FINAL_PAYMENT_STATES, PaymentState, RefundState
 P = PaymentState
 
 # Failure reasons and what they answer: the caller's problem (402) or ours (503/504).
-DECLINE_REASONS = frozenset({"risk_rejected", "insufficient_funds", "account_not_found", "channel_declined"})
 TIMEOUT_REASONS = frozenset({"channel_timeout", "deadline_exceeded"})
 
 

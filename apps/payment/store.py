@@ -30,24 +30,64 @@ _PAYMENT_EVENTS = {
 _UPDATABLE = frozenset({"failure_reason", "provider_ref", "risk_score"})
 
 
+_INSERT = (
+    "INSERT INTO payment.payments (payment_id, merchant_id, idempotency_key, request_fingerprint,"
+    " user_id, amount, currency, payment_method, channel, description, state, attempt)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'created', %s)"
+    " ON CONFLICT (merchant_id, idempotency_key) DO NOTHING RETURNING *"
+)
+# Between a key and its attempt number in payment.payments.idempotency_key (attempts 2 and later):
+# a client's key is printable ASCII, so it never contains this.
+ATTEMPT_SEPARATOR = "\x1f"
+
+
+def attempt_key(idempotency_key: str, attempt: int) -> str:
+    """The stored idempotency_key of the key's attempt `attempt` (see migrations/002)."""
+    return idempotency_key if attempt == 1 else f"{idempotency_key}{ATTEMPT_SEPARATOR}{attempt}"
+
+
 def insert_payment(
     merchant_id: str, idempotency_key: str, fingerprint: str, req: PaymentRequest
 ) -> tuple[Payment, bool]:
-    """Insert a new payment; (existing payment, False) when this merchant already used the key.
+    """Insert the key's payment; (latest attempt, False) when the key already has one to answer with.
 
-    Two single statements: the second only reads the committed row the first conflicted with
-    (payments are never deleted), so it needs no transaction around both.
+    A key's first request inserts attempt 1 in one statement. A key already used gets a new
+    attempt only when its latest one failed on our side (`Payment.retryable`) and the body is the
+    same; otherwise the latest attempt comes back, for the caller to replay, report in flight or
+    refuse as a conflict. Single statements without a transaction around them: rows are never
+    deleted and a failed row never changes, so what one statement read stays true for the next,
+    and the unique (merchant_id, idempotency_key) lets only one of two concurrent retries start an
+    attempt.
     """
+    inserted = _insert_attempt(merchant_id, idempotency_key, fingerprint, req, 1)
+    if inserted is not None:
+        return inserted, True
+    current = _attempt(merchant_id, idempotency_key, 1)
+    assert current is not None, "the conflicting row exists: rows are never deleted"
+    while current.retryable and current.request_fingerprint == fingerprint:
+        following = current.attempt + 1
+        found = _attempt(merchant_id, idempotency_key, following)
+        if found is None:
+            inserted = _insert_attempt(merchant_id, idempotency_key, fingerprint, req, following)
+            if inserted is not None:
+                return inserted, True
+            # A concurrent retry started that attempt first: answer with it (in flight now).
+            found = _attempt(merchant_id, idempotency_key, following)
+            assert found is not None
+        current = found
+    return current, False
+
+
+def _insert_attempt(
+    merchant_id: str, idempotency_key: str, fingerprint: str, req: PaymentRequest, attempt: int
+) -> Payment | None:
     with db.statement("payment_insert") as conn:
         row = conn.execute(
-            "INSERT INTO payment.payments (payment_id, merchant_id, idempotency_key, request_fingerprint,"
-            " user_id, amount, currency, payment_method, channel, description, state)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'created')"
-            " ON CONFLICT (merchant_id, idempotency_key) DO NOTHING RETURNING *",
+            _INSERT,
             (
                 uuid.uuid4(),
                 merchant_id,
-                idempotency_key,
+                attempt_key(idempotency_key, attempt),
                 fingerprint,
                 req.user_id,
                 req.amount,
@@ -55,16 +95,19 @@ def insert_payment(
                 req.payment_method,
                 req.payment_method,  # the provider channel is named after the method
                 req.description,
+                attempt,
             ),
         ).fetchone()
-        if row is not None:
-            return Payment.from_row(row), True
+    return Payment.from_row(row) if row is not None else None
+
+
+def _attempt(merchant_id: str, idempotency_key: str, attempt: int) -> Payment | None:
+    with db.statement("payment_attempt") as conn:
         row = conn.execute(
             "SELECT * FROM payment.payments WHERE merchant_id = %s AND idempotency_key = %s",
-            (merchant_id, idempotency_key),
+            (merchant_id, attempt_key(idempotency_key, attempt)),
         ).fetchone()
-        assert row is not None, "the conflicting row exists: rows are never deleted"
-        return Payment.from_row(row), False
+    return Payment.from_row(row) if row is not None else None
 
 
 def get_payment(payment_id: str, merchant_id: str | None = None) -> Payment | None:
@@ -88,13 +131,15 @@ def transition(payment: Payment, target: PaymentState, **fields: Any) -> Payment
     unknown = set(fields) - _UPDATABLE
     if unknown:
         raise ValueError(f"not updatable: {sorted(unknown)}")
+    final = target in FINAL_PAYMENT_STATES
     assignments: list[sql.Composable] = [sql.SQL("state = %s"), sql.SQL("updated_at = now()")]
+    if final:
+        assignments.append(sql.SQL("finalized_at = now()"))  # the same instant as updated_at
     assignments += [sql.SQL("{} = %s").format(sql.Identifier(name)) for name in fields]
     query = sql.SQL("UPDATE payment.payments SET {} WHERE payment_id = %s AND state = %s RETURNING *").format(
         sql.SQL(", ").join(assignments)
     )
     params = [target.value, *fields.values(), payment.payment_id, payment.state.value]
-    final = target in FINAL_PAYMENT_STATES
     # A final change writes its outbox event atomically with it; any other is one statement.
     with (db.transaction if final else db.statement)(f"payment_{target.value}") as conn:
         row = conn.execute(query, params).fetchone()

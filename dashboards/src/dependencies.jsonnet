@@ -185,7 +185,7 @@ g.dashboard.new(
       ) + size(12),
       p.timeSeries(
         'Authentication failures by reason',
-        'Gateway requests per second rejected by authentication, by reason (missing_key, bad_key, bad_signature, stale_timestamp, replay).',
+        'Gateway requests per second rejected by authentication, by reason (missing_key, bad_key, bad_signature, stale_timestamp).',
         'reqps',
         [q.target(q.rate('gateway_auth_failures_total', 'job="gateway"', ['reason']), '{{reason}}')],
         stacked=true,

@@ -1,4 +1,4 @@
-"""`obsctl up`, `obsctl down`, `obsctl status`: the local stack (see obsctl/stack/)."""
+"""`obsctl up`, `obsctl down`, `obsctl status`: the local stack (see obsctl/run/stack/)."""
 
 from __future__ import annotations
 
@@ -39,8 +39,9 @@ state_dir_option = click.option(
 only_option = click.option(
     "--only",
     metavar="A,B,...",
-    help="Components: postgres, redis, tansu (kafka), services or a service name, webhook, "
-    "alertmanager, prometheus; groups infra, services, all. Dependencies are added.",
+    help="Components: postgres, redis, tansu (kafka), jaeger, victorialogs (logs), otelcol (collector), "
+    "a service name, webhook, alertmanager, prometheus; groups infra, telemetry, services, alerting, all. "
+    "Dependencies are added.",
 )
 
 

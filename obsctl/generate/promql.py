@@ -147,3 +147,71 @@ def ranges(expr: str | Expr, where: str | None = None) -> list[Range]:
             subquery = isinstance(node, pp.SubqueryExpr)
             out.append(Range(node.range, call.func.name if call else None, subquery))
     return out
+
+
+_COMPARISONS = ("==", "!=", ">=", "<=", ">", "<")
+_OPEN, _CLOSE = "([{", ")]}"
+
+
+def _top_level_comparisons(text: str) -> list[tuple[int, str]]:
+    """Where comparison operators stand outside any parentheses, brackets, braces or strings."""
+    found: list[tuple[int, str]] = []
+    depth, i, quote = 0, 0, ""
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\" and quote != "`":
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth -= 1
+        elif depth == 0:
+            op = next((o for o in _COMPARISONS if text.startswith(o, i)), None)
+            if op is not None and not text.startswith(("=~", "!~"), i):
+                found.append((i, op))
+                i += len(op)
+                continue
+        i += 1
+    return found
+
+
+def _unwrapped(text: str) -> str:
+    """`text` without parentheses around all of it."""
+    text = text.strip()
+    while text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for i, ch in enumerate(text):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0 and i < len(text) - 1:
+                return text
+        text = text[1:-1].strip()
+    return text
+
+
+def is_number_filter(tree: Expr) -> bool:
+    """The expression keeps the series of its left side whose value compares true against a number
+    (`sum(rate(x[5m])) > 0`): a filter, not a `bool` comparison or a comparison of two vectors."""
+    while isinstance(tree, pp.ParenExpr):
+        tree = tree.expr
+    return (
+        isinstance(tree, pp.BinaryExpr)
+        and str(tree.op) in _COMPARISONS
+        and isinstance(tree.rhs, pp.NumberLiteral)
+        and not (tree.modifier is not None and tree.modifier.return_bool)
+    )
+
+
+def without_number_filter(text: str, tree: Expr) -> str:
+    """`text` (whose parse is `tree`; it may hold template placeholders inside brackets) without
+    its filter against a number when `is_number_filter(tree)`, else `text` unchanged."""
+    if not is_number_filter(tree):
+        return text
+    inner = _unwrapped(text)
+    comparisons = _top_level_comparisons(inner)
+    return inner[: comparisons[-1][0]].strip() if comparisons else text

@@ -1,9 +1,12 @@
 """`make demo`: the whole loop on one machine, shown as it goes.
 
-Generate every artifact, start the stack (PostgreSQL, Redis, tansu, the six services, Prometheus
-with the generated rules, Alertmanager with the generated routing and a local webhook), drive
-signed traffic, turn the provider's errors on until the payment-availability SLO pages, turn them
-off and watch the burn rate fall, then summarise from Prometheus and Alertmanager's webhook.
+Generate every artifact, start the stack (PostgreSQL, Redis, tansu, Jaeger, VictoriaLogs, the
+collector running the generated collector/local.yaml, the six services, Prometheus with the
+generated rules, Alertmanager with the generated routing and a local webhook), drive signed
+traffic, turn the provider's errors on until the payment-availability SLO pages, go from the page to
+the evidence (one failed payment's trace in Jaeger and its log lines in VictoriaLogs, by trace id),
+turn the errors off and watch the burn rate fall, then summarise from Prometheus and Alertmanager's
+webhook.
 
 The page's conditions are read from the generated rule (obsctl.run.slo_timing), and the summary puts
 the measured detection and resolution times next to what the SLO math predicts for them.
@@ -12,14 +15,16 @@ the measured detection and resolution times next to what the SLO math predicts f
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from rich.console import Console
 from rich.table import Table
 
+from catalog import default as default_catalog
 from obsctl import paths
 from obsctl.errors import ObsctlError
 from obsctl.generate import artifacts
@@ -27,13 +32,25 @@ from obsctl.generate import conventions as c
 from obsctl.run import faults, notifications, slo_timing
 from obsctl.run.load.run import LoadProcess, LoadResult
 from obsctl.run.prometheus_api import PrometheusAPI
+from obsctl.run.stack.jaeger import STATUS_ERROR, Jaeger, Span
 from obsctl.run.stack.stack import Stack
+from obsctl.run.stack.victorialogs import VictoriaLogs
 
 PAGE_ALERT = "PaymentAvailabilityBudgetBurn"
 PAGE_LABELS = {"severity": "critical"}
 SLO_ID = "gateway-payment-availability"
 SLO_SELECTOR = f'{{{c.LABEL_ID}="{SLO_ID}"}}'
 FAULT = "channel-errors"
+# Where a failed payment shows: the gateway's server span of the payments route, with an error status.
+FAILED_SERVICE = "gateway"
+FAILED_OPERATION = "POST /api/v1/payments"
+# The service that fails in the fault (the simulated provider).
+PROVIDER = "channel"
+# The answers of a failed payment, each searched in Jaeger; at most SEARCH_LIMIT traces each. Of
+# those, how many to look at for one whose services wrote log lines.
+FAILED_STATUS_CODES = ("500", "502", "503", "504")
+SEARCH_LIMIT = 200
+CANDIDATES = 20
 FIRE_TIMEOUT_S = 300
 # Beyond the predicted resolution time: Prometheus' lag and Alertmanager's group_interval.
 RESOLVE_MARGIN_S = 120
@@ -158,10 +175,14 @@ def run(
     console.print(f"[bold]{steps}/{steps}[/] summary")
     _summary(demo, result)
     if keep:
+        env = stack.env()
         console.print(
-            "\nThe stack keeps running for exploration: "
-            f"Prometheus {env['PROMETHEUS_URL']} (Alerts, Graph), Alertmanager {env['ALERTMANAGER_URL']}, "
-            f"gateway {env['GATEWAY_URL']}; notifications in {env['ALERTS_LOG']}; variables in "
+            "\nThe stack keeps running for exploration (the Prometheus, Alertmanager and Jaeger builds "
+            "from their Go modules serve their APIs, not their web UIs): "
+            f"Prometheus API {env.get('PROMETHEUS_URL')}/api/v1, Alertmanager API "
+            f"{env.get('ALERTMANAGER_URL')}/api/v2, Jaeger API {env.get('JAEGER_URL')}/api/v3, "
+            f"VictoriaLogs web UI {env.get('LOGS_URL')}/select/vmui/, "
+            f"gateway {env.get('GATEWAY_URL')}; notifications in {env.get('ALERTS_LOG')}; variables in "
             f"{stack.env_file}. More traffic: [bold]obsctl load[/]; faults: [bold]obsctl fault list[/]. "
             "Stop it with [bold]make down[/]."
         )
@@ -202,6 +223,7 @@ def _loop(demo: Demo, rate: float, warmup_s: int, steps: int) -> int:
             f"     Alertmanager delivered it to receiver {note.receiver_path.strip('/')} "
             f"{measured.notified_s:.0f}s after the fault"
         )
+    _evidence(demo, fault_on)
 
     console.print(f"[bold]5/{steps}[/] fault: {FAULT} off; waiting for the page to resolve")
     console.print("     " + faults.set_fault(stack, FAULT, "off"))
@@ -232,6 +254,148 @@ def _loop(demo: Demo, rate: float, warmup_s: int, steps: int) -> int:
         console.print("[red]     no resolved notification within 120s[/]")
         return 1
     return 0
+
+
+def _evidence(demo: Demo, since: float, until: float | None = None) -> None:
+    """From the page to the evidence, as an SRE would: one failed payment's trace in Jaeger and
+    that payment's log lines from every service in VictoriaLogs, found by its trace id."""
+    console = demo.console
+    console.print("     [bold]evidence[/]: one failed payment, by trace id")
+    try:
+        jaeger, logs = demo.stack.server("jaeger"), demo.stack.server("victorialogs")
+        if not (isinstance(jaeger, Jaeger) and isinstance(logs, VictoriaLogs)):
+            raise ObsctlError("no Jaeger or VictoriaLogs in this stack")
+        if not (jaeger.running() and logs.running()):
+            raise ObsctlError("Jaeger or VictoriaLogs is not running (`obsctl up` starts them)")
+        failed = _failed_payments(jaeger, since, until)
+        if not failed:
+            console.print(f"     Jaeger has no failed {FAILED_OPERATION} since the fault (yet)")
+            return
+        # Those that reached the provider first (the failing call is in the trace; once the circuit
+        # breaker opens, the payment service no longer calls it), newest first within each.
+        failed.sort(key=lambda t: (not _has_service(t, PROVIDER), -_started(t)))
+        candidates = [str(t["traceID"]) for t in failed[:CANDIDATES]]
+        # The first candidate whose services wrote log lines; the first one if none did.
+        chosen, lines = candidates[0], []
+        for trace_id in candidates:
+            found = logs.trace_logs(trace_id)
+            if found:
+                chosen, lines = trace_id, found
+                break
+        _print_evidence(console, jaeger, logs, chosen, jaeger.trace(chosen), lines, len(failed))
+    except (ObsctlError, OSError, ValueError, KeyError) as exc:  # requests' errors are OSErrors
+        console.print(f"[yellow]     could not fetch the evidence: {exc}[/]")
+
+
+def _failed_payments(jaeger: Jaeger, since: float, until: float | None) -> list[dict[str, Any]]:
+    """Traces (v1 JSON) of payments the gateway answered with a 5xx between `since` and `until`.
+    Searched by status code: Jaeger's memory store cannot search the error flag (jaeger.py)."""
+    found: dict[str, dict[str, Any]] = {}
+    for code in FAILED_STATUS_CODES:
+        for trace in jaeger.search(
+            FAILED_SERVICE,
+            operation=FAILED_OPERATION,
+            tags={"http.status_code": code},
+            since=since,
+            until=until,
+            limit=SEARCH_LIMIT,
+        ):
+            if _failed_at_the_gateway(trace):
+                found[str(trace["traceID"])] = trace
+    return list(found.values())
+
+
+def _has_service(trace: dict[str, Any], service: str) -> bool:
+    processes = trace.get("processes", {})
+    return any(processes.get(s.get("processID"), {}).get("serviceName") == service for s in trace["spans"])
+
+
+def _started(trace: dict[str, Any]) -> int:
+    return min((int(s["startTime"]) for s in trace["spans"]), default=0)
+
+
+def _failed_at_the_gateway(trace: dict[str, Any]) -> bool:
+    processes = trace.get("processes", {})
+    for span in trace.get("spans", []):
+        service = processes.get(span.get("processID"), {}).get("serviceName")
+        tags = {t["key"]: t["value"] for t in span.get("tags", [])}
+        if (
+            service == FAILED_SERVICE
+            and span.get("operationName") == FAILED_OPERATION
+            and tags.get("span.kind") == "server"
+            and tags.get("error") is True
+        ):
+            return True
+    return False
+
+
+def _print_evidence(
+    console: Console,
+    jaeger: Jaeger,
+    logs: VictoriaLogs,
+    trace_id: str,
+    spans: Sequence[Span],
+    lines: list[dict[str, Any]],
+    failed: int,
+) -> None:
+    payment_ids = {str(s.attributes["payment.id"]) for s in spans if s.attributes.get("payment.id")}
+    console.print(
+        f"     trace id [bold]{trace_id}[/] (one of {'at least ' if failed >= SEARCH_LIMIT else ''}{failed} "
+        "failed payments Jaeger found since the fault"
+        + (f"; payment {', '.join(sorted(payment_ids))}" if payment_ids else "")
+        + ")"
+    )
+    console.print(
+        "     Jaeger: this build (from the Go module) serves no web UI, only its API: "
+        f"{jaeger.trace_url(trace_id)}"
+    )
+    services = sorted({s.service for s in spans})
+    console.print(f"     the trace: {len(spans)} spans across {', '.join(services)}; where it failed:")
+    for span in sorted((s for s in spans if s.status_code == STATUS_ERROR), key=lambda s: s.start_ns):
+        status = span.attributes.get("http.status_code") or span.attributes.get("http.response.status_code")
+        why = " ".join(f"{k}={span.attributes[k]}" for k in SPAN_FIELDS if k in span.attributes)
+        where = f"       {span.service:13} {span.kind:8} {span.name}" + (f" -> {status}" if status else "")
+        console.print(f"{where} {why}".rstrip())
+    query = f'trace_id:="{trace_id}"'
+    console.print(
+        f"     its log lines in VictoriaLogs ({logs.url}/select/logsql/query?query={quote(query)}):"
+    )
+    by_service: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        by_service.setdefault(str(line.get("service.name", "?")), []).append(line)
+    for service in _callers_first(services, by_service):
+        entries = by_service.get(service, [])
+        if not entries:
+            console.print(f"       {service:13} (no log lines for this payment)")
+        for entry in entries:
+            extra = {k: v for k, v in entry.items() if k in LOG_FIELDS}
+            fields = " ".join(f"{k}={v}" for k, v in extra.items())
+            when = str(entry.get("_time", ""))[11:23]  # HH:MM:SS.mmm of the RFC 3339 time
+            severity, message = entry.get("severity_text", ""), entry.get("_msg", "")
+            console.print(f"       {service:13} {when} {severity} {message} {fields}")
+    console.print(f"     the same in VictoriaLogs' web UI: {logs.ui_url(query)}")
+
+
+# Attributes of a failed span that say why.
+SPAN_FIELDS = ("payment.status", "payment.failure_reason", "error.type")
+# Fields of a log line worth showing next to its message (most others are resource attributes).
+LOG_FIELDS = (
+    "payment_id",
+    "reason",
+    "dependency",
+    "kind",
+    "error",
+    "status",
+    "exception.type",
+    "exception.message",
+)
+
+
+def _callers_first(in_trace: Sequence[str], with_lines: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Every service of the trace and every service that logged for it, callers first."""
+    order = list(reversed(default_catalog().start_order()))  # gateway, payment, ...
+    names = set(in_trace) | set(with_lines)
+    return sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n))
 
 
 def _summary(demo: Demo, load: LoadResult | None) -> None:

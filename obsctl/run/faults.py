@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import requests
 
 from obsctl.errors import ObsctlError
+from obsctl.run import internal_secret
 from obsctl.run.stack.stack import Stack
 
 
@@ -61,8 +62,13 @@ def _channel_url(stack: Stack) -> str:
     return server.url
 
 
+def _operator(stack: Stack) -> requests.auth.AuthBase:
+    # The fault switches accept only signed calls; the tooling signs as `operator`.
+    return internal_secret.operator_auth(stack.state_dir)
+
+
 def channel_settings(stack: Stack) -> dict[str, float]:
-    response = requests.get(f"{_channel_url(stack)}/v1/faults", timeout=5)
+    response = requests.get(f"{_channel_url(stack)}/v1/faults", auth=_operator(stack), timeout=5)
     response.raise_for_status()
     return dict(response.json())
 
@@ -99,9 +105,13 @@ def set_fault(stack: Stack, name: str, raw: str) -> str:
     if fault.setting:
         # An "off" latency fault restores the provider's default latency, not zero latency.
         if fault.setting == "latency_ms" and value == 0:
-            defaults = requests.get(f"{_channel_url(stack)}/v1/faults/defaults", timeout=5)
+            defaults = requests.get(
+                f"{_channel_url(stack)}/v1/faults/defaults", auth=_operator(stack), timeout=5
+            )
             value = float(defaults.json()["latency_ms"]) if defaults.ok else 0.0
-        response = requests.put(f"{_channel_url(stack)}/v1/faults", json={fault.setting: value}, timeout=5)
+        response = requests.put(
+            f"{_channel_url(stack)}/v1/faults", json={fault.setting: value}, auth=_operator(stack), timeout=5
+        )
         if not response.ok:
             raise ObsctlError(f"the channel refused {fault.setting}={value}: {response.text.strip()}")
         return f"{fault.name}: {fault.setting}={value:g}"
@@ -139,7 +149,9 @@ def clear(stack: Stack) -> list[str]:
     _require_running(stack)
     done = []
     if stack.server("channel").running():
-        requests.delete(f"{_channel_url(stack)}/v1/faults", timeout=5).raise_for_status()
+        requests.delete(
+            f"{_channel_url(stack)}/v1/faults", auth=_operator(stack), timeout=5
+        ).raise_for_status()
         done.append("channel faults reset")
     # Only components this stack ran before (it remembers their ports): clear never starts new ones.
     ran = set(_remembered_ports(stack))

@@ -26,6 +26,7 @@ import requests
 
 import catalog
 from apps.account.seed import open_account
+from apps.common import internal_auth
 from apps.gateway.client import GatewayClient
 from obsctl.run.stack.stack import Stack
 
@@ -53,6 +54,8 @@ class MoneyPath:
         self.currency = self.env["DEMO_CURRENCY"]
         self.merchant_id = self.env["DEMO_MERCHANT_ID"]
         self.client = GatewayClient(self.gateway_url, self.env["DEMO_API_KEY"], self.env["DEMO_API_SECRET"])
+        # The stack's internal secret: the tests sign their own calls to internal services.
+        self.internal_secret = self.env[internal_auth.SECRET_VARIABLE]
         self._users = itertools.count(1)
 
     def url(self, service: str) -> str:
@@ -124,6 +127,7 @@ class MoneyPath:
         """Run the payment reconciler once over every open record (a subprocess: its own pools)."""
         env = {**os.environ, **{k: v for k, v in self.env.items() if k.endswith("_URL")}}
         env["SERVICE_NAME"] = "payment"
+        env[internal_auth.SECRET_VARIABLE] = self.internal_secret
         result = subprocess.run(
             [sys.executable, "-m", "apps.payment.reconcile", "--older-than", "0"],
             env=env,
@@ -138,11 +142,12 @@ class MoneyPath:
     @contextmanager
     def channel_faults(self, **switches: float) -> Iterator[None]:
         url = self.url("channel") + "/v1/faults"
-        requests.put(url, json=switches, timeout=5).raise_for_status()
+        operator = internal_auth.InternalAuth(internal_auth.OPERATOR, self.internal_secret)
+        requests.put(url, json=switches, auth=operator, timeout=5).raise_for_status()
         try:
             yield
         finally:
-            requests.delete(url, timeout=5).raise_for_status()
+            requests.delete(url, auth=operator, timeout=5).raise_for_status()
 
     @contextmanager
     def stopped(self, service: str) -> Iterator[None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 import pytest
 
@@ -14,23 +15,55 @@ from obsctl.run.load import signing as load_signing
 
 
 def test_signature_is_hmac_sha256_of_the_documented_message() -> None:
-    expected = hmac.new(b"s3cret", b"1700000000\nPOST\n/api/v1/payments\n{}", hashlib.sha256).hexdigest()
-    assert signing.sign("s3cret", "1700000000", "post", "/api/v1/payments", b"{}") == expected
-    assert signing.valid("s3cret", expected, "1700000000", "POST", "/api/v1/payments", b"{}")
-    assert not signing.valid("s3cret", expected.upper(), "1700000000", "POST", "/api/v1/payments", b"{}")
-    assert not signing.valid("other", expected, "1700000000", "POST", "/api/v1/payments", b"{}")
-    assert not signing.valid("s3cret", expected, "1700000000", "POST", "/api/v1/payments", b"{ }")
+    message = b"1700000000\nPOST\n/api/v1/payments\nkey-1\n{}"
+    expected = hmac.new(b"s3cret", message, hashlib.sha256).hexdigest()
+    args = ("1700000000", "POST", "/api/v1/payments", b"{}")
+    assert signing.sign("s3cret", "1700000000", "post", "/api/v1/payments", b"{}", "key-1") == expected
+    assert signing.valid("s3cret", expected, *args, "key-1")
+    assert not signing.valid("s3cret", expected.upper(), *args, "key-1")
+    assert not signing.valid("other", expected, *args, "key-1")
+    assert not signing.valid("s3cret", expected, "1700000000", "POST", "/api/v1/payments", b"{ }", "key-1")
+    # The Idempotency-Key is covered: another key, or none, does not verify.
+    assert not signing.valid("s3cret", expected, *args, "key-2")
+    assert not signing.valid("s3cret", expected, *args, None)
+    # Without a key its field is empty.
+    no_key = hmac.new(b"s3cret", b"1700000000\nGET\n/x\n\n", hashlib.sha256).hexdigest()
+    assert signing.sign("s3cret", "1700000000", "GET", "/x", b"") == no_key
 
 
 @pytest.mark.parametrize(
-    ("method", "target", "body"),
-    [("POST", "/api/v1/payments", b'{"amount":1}'), ("get", "/api/v1/accounts/u1?currency=EUR&nonce=x", b"")],
+    ("method", "target", "body", "key"),
+    [
+        ("POST", "/api/v1/payments", b'{"amount":1}', "k-1"),
+        ("POST", "/api/v1/payments/p/refunds", b'{"amount":1}', None),
+        ("get", "/api/v1/accounts/u1?currency=EUR", b"", None),
+    ],
 )
-def test_the_load_generator_signs_as_the_gateway_verifies(method: str, target: str, body: bytes) -> None:
-    headers = load_signing.signed_headers("key", "s3cret", method, target, body)
+def test_the_load_generator_signs_as_the_gateway_verifies(
+    method: str, target: str, body: bytes, key: str | None
+) -> None:
+    headers = load_signing.signed_headers("key", "s3cret", method, target, body, key)
     assert headers["X-Api-Key"] == "key"
-    assert headers["X-Signature"] == signing.sign("s3cret", headers["X-Timestamp"], method, target, body)
-    assert signing.valid("s3cret", headers["X-Signature"], headers["X-Timestamp"], method, target, body)
+    assert headers.get("Idempotency-Key") == key
+    timestamp = headers["X-Timestamp"]
+    assert headers["X-Signature"] == signing.sign("s3cret", timestamp, method, target, body, key)
+    assert signing.valid("s3cret", headers["X-Signature"], timestamp, method, target, body, key)
+    assert not signing.valid("s3cret", headers["X-Signature"], timestamp, method, target, body, "other")
+
+
+def test_the_client_signs_the_idempotency_key_it_sends() -> None:
+    client = GatewayClient("http://127.0.0.1:1", "key", "s3cret")
+    sent: dict[str, Any] = {}
+
+    def capture(method: str, url: str, **kwargs: Any) -> None:
+        sent.update(kwargs["headers"])
+
+    client.session.request = capture  # type: ignore[method-assign,assignment]
+    client.send("POST", "/api/v1/payments", body=b"{}", headers={"Idempotency-Key": "k-7"})
+    assert sent["Idempotency-Key"] == "k-7"
+    assert signing.valid(
+        "s3cret", sent["X-Signature"], sent["X-Timestamp"], "POST", "/api/v1/payments", b"{}", "k-7"
+    )
 
 
 def test_client_never_signs_the_same_request_twice_with_one_signature() -> None:

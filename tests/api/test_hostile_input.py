@@ -148,7 +148,7 @@ def test_signed_with_another_merchants_secret_is_401(money_path: MoneyPath, unch
     headers = {
         "X-Api-Key": money_path.client.api_key,
         "X-Timestamp": timestamp,
-        "X-Signature": signing.sign(other.api_secret, timestamp, "POST", "/api/v1/payments", body),
+        "X-Signature": signing.sign(other.api_secret, timestamp, "POST", "/api/v1/payments", body, "cross"),
         "Idempotency-Key": "cross",
     }
     response = money_path.client.send("POST", "/api/v1/payments", body=body, headers=headers, sign=False)

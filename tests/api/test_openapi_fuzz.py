@@ -86,7 +86,7 @@ def test_gateway_conforms_to_its_document(
 ) -> None:
     operation = OPERATIONS[label]
     # One signer for the whole run: it never signs one request twice with the same timestamp, so
-    # hypothesis repeating an example is not refused as a replay.
+    # hypothesis repeating a keyless refund example makes a refund each time, as a client would.
     auth = CaseAuth(money_path.client.api_key, money_path.client.api_secret)
     seen: list[int] = []
 
@@ -102,8 +102,8 @@ def test_gateway_conforms_to_its_document(
         response = case.call(base_url=money_path.gateway_url, session=signing_session, auth=auth, timeout=15)
         seen.append(response.status_code)
         assert response.status_code < 500, (case.as_curl_command(), response.status_code, response.text)
-        # Conformance, minus "valid data is accepted": a schema-valid payment for a user that
-        # does not exist is a business refusal (402 account_not_found), as documented.
+        # Conformance, minus "valid data is accepted": a schema-valid payment for a user who is
+        # not one of the merchant's customers is refused (422 customer_not_found), as documented.
         case.validate_response(response, excluded_checks=[schemathesis.checks.positive_data_acceptance])
 
     run()

@@ -1,13 +1,15 @@
-"""Shared fixtures: the configs as the generator renders them from observability/."""
+"""Shared fixtures: the configs as the generator renders them from observability/, and the built
+collector (our distribution at the pinned release) that runs and validates them."""
 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from obsctl.generate.collector import render, source, table
+from obsctl.generate.collector import render, source, validate
 
 
 @pytest.fixture(scope="session")
@@ -16,8 +18,12 @@ def collector_source() -> source.CollectorSource:
 
 
 @pytest.fixture(scope="session")
-def pinned(collector_source: source.CollectorSource) -> table.Table:
-    return table.load(collector_source.file.release)
+def otelcol() -> Path:
+    """The built collector, printing the pinned release (`make setup` builds it)."""
+    try:
+        return validate.collector_binary()
+    except validate.CollectorUnavailable as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")

@@ -103,21 +103,63 @@ def test_span_metric_names_match_the_catalog(configs: dict) -> None:
         assert config["exporters"]["prometheus"].get("namespace") is None
 
 
-def test_local_sends_traces_and_logs_to_the_named_endpoint(local: dict) -> None:
-    exporter = local["exporters"]["otlp_http/backend"]
-    assert exporter["endpoint"].startswith("${env:OTLP_BACKEND_ENDPOINT:-")
+def test_local_sends_traces_to_jaeger_and_logs_to_the_logs_backend(local: dict) -> None:
+    exporters = local["exporters"]
+    assert exporters["otlp_http/jaeger"]["traces_endpoint"] == (
+        "${env:OTLP_TRACES_ENDPOINT:-http://localhost:14318/v1/traces}"
+    )
+    assert exporters["otlp_http/logs"]["logs_endpoint"] == (
+        "${env:OTLP_LOGS_ENDPOINT:-http://localhost:9428/insert/opentelemetry/v1/logs}"
+    )
     pipes = local["service"]["pipelines"]
-    assert "otlp_http/backend" in pipes["traces"]["exporters"]
-    assert "otlp_http/backend" in pipes["logs"]["exporters"]
+    assert pipes["traces"]["exporters"] == ["span_metrics", "otlp_http/jaeger"]
+    assert pipes["logs"]["exporters"] == ["otlp_http/logs"]
     assert pipes["metrics/spans"]["exporters"] == ["prometheus"]
-    assert local["exporters"]["prometheus"]["endpoint"] == "localhost:8889"
+
+
+def test_local_ports_come_from_the_environment_with_todays_defaults(local: dict) -> None:
+    """The local stack runs collector/local.yaml unchanged on free ports (docs/collector.md)."""
+    protocols = local["receivers"]["otlp"]["protocols"]
+    assert protocols["grpc"]["endpoint"] == "localhost:${env:OTELCOL_OTLP_GRPC_PORT:-4317}"
+    assert protocols["http"]["endpoint"] == "localhost:${env:OTELCOL_OTLP_HTTP_PORT:-4318}"
+    assert local["exporters"]["prometheus"]["endpoint"] == "localhost:${env:OTELCOL_SPANMETRICS_PORT:-8889}"
+    assert local["extensions"]["health_check"]["endpoint"] == "localhost:${env:OTELCOL_HEALTH_PORT:-13133}"
+    reader = local["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]["prometheus"]
+    assert reader == {"host": "localhost", "port": "${env:OTELCOL_SELF_METRICS_PORT:-8888}"}
+
+
+def test_kubernetes_ports_are_the_charts(kubernetes: dict) -> None:
+    protocols = kubernetes["receivers"]["otlp"]["protocols"]
+    assert [
+        protocols["grpc"]["endpoint"].rsplit(":", 1)[1],
+        protocols["http"]["endpoint"].rsplit(":", 1)[1],
+    ] == [
+        "4317",
+        "4318",
+    ]
+    assert kubernetes["exporters"]["otlp_http/logs"]["logs_endpoint"] == (
+        "${env:OTLP_LOGS_ENDPOINT:-http://victorialogs:9428/insert/opentelemetry/v1/logs}"
+    )
+
+
+def test_the_release_is_the_collector_tools_version(collector_source: source.CollectorSource) -> None:
+    """One pin: the configs are written for the collector tools/versions.yaml builds."""
+    from obsctl import tools
+
+    assert collector_source.release == tools.load_table()["otelcol"].version == "v0.161.0"
+    assert "release" not in yaml.safe_load(paths.COLLECTOR_SOURCE.read_text())
+    for rel, content in build.generate().items():
+        assert f"collector release {collector_source.release} " in content.splitlines()[1], rel
 
 
 @pytest.mark.parametrize(
     ("edit", "field"),
     [
         (lambda t: t.replace("limit_mib: 512", "limit_mib: lots"), "environments.local.memory.limit_mib"),
-        (lambda t: t.replace("release: v0.156.0", "release: latest"), "release"),
+        (
+            lambda t: t.replace("otlp_grpc: OTELCOL_OTLP_GRPC_PORT", "otlp_grpc: 4317-port"),
+            "environments.local.port_variables.otlp_grpc",
+        ),
         (lambda t: t.replace("    decision_wait: 10s\n", ""), "sampling.tail.decision_wait"),
         (lambda t: t + "\nunexpected: 1\n", "unexpected"),
     ],
@@ -168,8 +210,11 @@ def test_latency_threshold_must_be_whole_milliseconds(tmp_path: Path) -> None:
     with pytest.raises(ObsctlError) as err:
         source.load(slos=slos)
     message = str(err.value)
-    assert "gateway.yaml: SLO gateway-payment-latency: sli.events.error_query" in message
-    assert "got a latency threshold of 0.5 ms; expected a whole number of milliseconds" in message
+    assert "gateway.yaml: SLO gateway-payment-latency: " in message
+    assert (
+        "sli.events.error_query: got a latency threshold of 0.5 ms; expected a whole number of milliseconds"
+        in message
+    )
 
 
 def test_share_out_of_range_is_a_clear_error(tmp_path: Path) -> None:

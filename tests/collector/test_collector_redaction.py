@@ -1,5 +1,9 @@
-"""Redaction proven on data: spans and log records carrying every sensitive attribute our services
-could emit go through the redaction rules exactly as rendered in each generated config.
+"""Redaction proven on data by the real collector: collector/local.yaml runs (ports and backends
+from its ${env:...} placeholders) and exports to a second collector that writes what it receives to
+files; spans, span events and log records carrying every sensitive attribute our services could
+emit must arrive redacted exactly as observability/collector.yaml's rules say, and the harmless
+attributes (payment id, status, route, ...) unchanged. The kubernetes config carries the same
+transform processor (asserted below), and tests/collector/test_collector_sampling.py runs it too.
 
 The attribute list comes from what the services handle (the gateway's X-Api-Key, X-Signature,
 Idempotency-Key headers, card data in payment_method/description, user emails) and from the
@@ -9,13 +13,20 @@ the older http.url/http.target) and databases (db.query.text, the older db.state
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from obsctl.generate.collector import ottl_eval
+from obsctl import paths
+
+from . import running
 
 CARD = "4111111111111111"
 CARD_SPACED = "5500 0000 0000 0004"
@@ -119,61 +130,149 @@ HARMLESS_SPAN_ATTRIBUTES: dict[str, Any] = {
 }
 
 
-def _span() -> dict[str, Any]:
-    return {
-        "attributes": {**SENSITIVE_SPAN_ATTRIBUTES, **HARMLESS_SPAN_ATTRIBUTES},
-        "events": [
-            {
-                "name": "exception",
-                "attributes": {
-                    "exception.type": "ChannelDeclined",
-                    "exception.message": f"card {CARD} declined for {EMAIL}; Authorization: Bearer {TOKEN}",
-                    "exception.stacktrace": f'File "charge.py", line 12\n  pan="{CARD}" cvv="{CVV}"',
-                    "payment.card.cvv": CVV,
-                },
-            }
-        ],
-    }
+BEARER = f"Bearer {TOKEN}"
 
-
-def _log(body: Any) -> dict[str, Any]:
-    return {"body": body, "attributes": {**SENSITIVE_SPAN_ATTRIBUTES, **HARMLESS_SPAN_ATTRIBUTES}}
-
+EVENT_ATTRIBUTES: dict[str, Any] = {
+    "exception.type": "ChannelDeclined",
+    "exception.message": f"card {CARD} declined for {EMAIL}; Authorization: {BEARER}",
+    "exception.stacktrace": f'File "charge.py", line 12\n  pan="{CARD}" cvv="{CVV}"',
+    "payment.card.cvv": CVV,
+}
 
 LOG_BODIES = [
     f"payment failed for {EMAIL}: card {CARD} declined",
     f'request body {{"card_number": "{CARD}", "cvv": "{CVV}", "email": "{EMAIL_2}"}}',
     f"headers: X-Api-Key={API_KEY} X-Signature={SIGNATURE} Authorization: Basic {TOKEN}",
     f"connecting with password={PASSWORD} secret: {SECRET}",
+    f"calling the provider with Authorization: {BEARER} api_key={API_KEY} cvv={CVV}",
 ]
+MAP_BODY = {"event": "payment.created", "amount_minor": 100}
 
 
-def _assert_nothing_sensitive(record: dict[str, Any]) -> None:
-    dumped = json.dumps(record)
+@dataclass
+class Arrived:
+    """What the backend received from the collector running collector/local.yaml."""
+
+    span: dict[str, Any]
+    logs: dict[int, dict[str, Any]]  # by the record's test.case attribute
+    map_body_log: dict[str, Any]
+
+
+def _send_and_collect(
+    collector: running.Collector, http_port: int, sink: running.Sink, service: str
+) -> Arrived:
+    trace_id, span_id = running.new_trace_id(), running.new_span_id()
+    span = running.span(
+        trace_id,
+        "POST /api/v1/payments",
+        span_id=span_id,
+        start_ns=time.time_ns(),
+        duration_ms=12,
+        error=True,
+        attrs={**SENSITIVE_SPAN_ATTRIBUTES, **HARMLESS_SPAN_ATTRIBUTES},
+        events=[{"name": "exception", "attributes": EVENT_ATTRIBUTES}],
+    )
+    base = f"http://127.0.0.1:{http_port}"
+    running.post(f"{base}/v1/traces", running.traces_request(service, [span]))
+    attrs = {**SENSITIVE_SPAN_ATTRIBUTES, **HARMLESS_SPAN_ATTRIBUTES}
+    records = [
+        running.log_record(body, {**attrs, "test.case": i}, trace_id, span_id)
+        for i, body in enumerate(LOG_BODIES)
+    ]
+    records.append(running.log_record(MAP_BODY, {**attrs, "test.case": -1}, trace_id, span_id))
+    running.post(f"{base}/v1/logs", running.logs_request(service, records))
+
+    def spans() -> list[dict[str, Any]]:
+        return [s for s in sink.spans() if s["service"] == service]
+
+    def logs() -> list[dict[str, Any]]:
+        found = [r for r in sink.log_records() if r["service"] == service]
+        return found if len(found) == len(records) else []
+
+    (arrived_span,) = running.wait_for(f"the span through {collector.name}", spans)
+    arrived_logs = running.wait_for(f"{len(records)} log records through {collector.name}", logs)
+    by_case = {r["attributes"]["test.case"]: r for r in arrived_logs}
+    return Arrived(
+        span=arrived_span, logs={i: by_case[i] for i in range(len(LOG_BODIES))}, map_body_log=by_case[-1]
+    )
+
+
+def _local_env(ports: list[int], sink: running.Sink) -> dict[str, str]:
+    grpc, http, spans, own, health = ports
+    return {
+        "OTELCOL_OTLP_GRPC_PORT": str(grpc),
+        "OTELCOL_OTLP_HTTP_PORT": str(http),
+        "OTELCOL_SPANMETRICS_PORT": str(spans),
+        "OTELCOL_SELF_METRICS_PORT": str(own),
+        "OTELCOL_HEALTH_PORT": str(health),
+        "OTLP_TRACES_ENDPOINT": sink.traces_url,
+        "OTLP_LOGS_ENDPOINT": sink.logs_url,
+    }
+
+
+@pytest.fixture(scope="module")
+def backend(otelcol: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[running.Sink]:
+    with running.sink(otelcol, tmp_path_factory.mktemp("redaction-sink")) as sink:
+        yield sink
+
+
+def _run_local(
+    otelcol: Path, config: Path | dict[str, Any], workdir: Path, sink: running.Sink, service: str
+) -> Arrived:
+    ports = running.free_ports(5)
+    env = _local_env(ports, sink)
+    with running.running(otelcol, "local", config, workdir, env, ports[4], tuple(ports[:4])) as collector:
+        return _send_and_collect(collector, ports[1], sink, service)
+
+
+@pytest.fixture(scope="module")
+def arrived(otelcol: Path, backend: running.Sink, tmp_path_factory: pytest.TempPathFactory) -> Arrived:
+    """One run of the committed collector/local.yaml, unchanged."""
+    config = paths.COLLECTOR / "local.yaml"
+    return _run_local(otelcol, config, tmp_path_factory.mktemp("redaction-local"), backend, "redaction-local")
+
+
+def test_both_environments_carry_the_same_redaction(configs: dict) -> None:
+    assert (
+        configs["local"]["processors"]["transform/redact"]
+        == configs["kubernetes"]["processors"]["transform/redact"]
+    )
+    for config in configs.values():
+        for name, pipeline in config["service"]["pipelines"].items():
+            if name in ("traces", "logs"):
+                assert "transform/redact" in pipeline["processors"], name
+
+
+def _assert_nothing_sensitive(attributes: dict[str, Any], *texts: str) -> None:
+    dumped = json.dumps(attributes) + "".join(texts)
     for secret in SECRETS:
         assert secret not in dumped, f"{secret!r} survived: {dumped}"
     # The CVV is three digits, so look for it only where a key could carry it.
-    for key, value in record["attributes"].items():
+    for key, value in attributes.items():
         if "cvv" in key.lower() or "cvc" in key.lower() or "security_code" in key.lower():
             pytest.fail(f"{key}={value!r} survived")
-        if isinstance(value, str):
-            assert f"cvv={CVV}" not in value and f'"cvv": "{CVV}"' not in value, (key, value)
+    for text in [*texts, *(v for v in attributes.values() if isinstance(v, str))]:
+        assert f"cvv={CVV}" not in text and f'"cvv": "{CVV}"' not in text and f'cvv="{CVV}"' not in text, text
     for unmasked in ("41111111", "55000000", "5500 0000", "3782-8224"):
         assert unmasked not in dumped, unmasked
 
 
-@pytest.mark.parametrize("environment", ["local", "kubernetes"])
-def test_spans_lose_every_sensitive_value(configs: dict, environment: str) -> None:
-    out = ottl_eval.redact_span(configs[environment], _span())
-    _assert_nothing_sensitive(out)
-    _assert_nothing_sensitive({"attributes": out["events"][0]["attributes"]})
+def test_spans_lose_every_sensitive_value(arrived: Arrived) -> None:
+    _assert_nothing_sensitive(arrived.span["attributes"])
+    (event,) = arrived.span["events"]
+    _assert_nothing_sensitive(event["attributes"])
 
 
-@pytest.mark.parametrize("environment", ["local", "kubernetes"])
-def test_spans_keep_what_is_useful(configs: dict, environment: str) -> None:
-    attrs = ottl_eval.redact_span(configs[environment], _span())["attributes"]
+def test_spans_keep_what_is_useful(arrived: Arrived) -> None:
+    attrs = arrived.span["attributes"]
     for key, value in HARMLESS_SPAN_ATTRIBUTES.items():
         assert attrs.get(key) == value, key
+    assert (attrs["payment.id"], attrs["payment.status"], attrs["http.route"]) == (
+        "pay_01HZX3",
+        "failed",
+        "/api/v1/payments/{payment_id}/refunds",
+    )
+    assert arrived.span["name"] == "POST /api/v1/payments" and arrived.span["status"]["code"] == 2
     # card numbers keep their last four digits, emails become a stable hash
     assert attrs["payment.card.number"] == "****1111"
     assert attrs["payment.card_number"] == "****0004"
@@ -190,54 +289,81 @@ def test_spans_keep_what_is_useful(configs: dict, environment: str) -> None:
         f"SELECT id FROM users WHERE email = '{sha(EMAIL)}' AND card_number = '****1111'"
     )
     assert attrs["db.statement"].startswith("UPDATE merchants SET api_key = '[REDACTED]")
-    # header arrays of credentials are deleted outright (pattern replacement only sees strings)
+    assert attrs["payment.description"] == f"Order for {sha(EMAIL_2)}, card ****0004, cvv=[REDACTED]"
+    # keys of credentials are deleted outright, whatever their value type (header values are arrays)
     for gone in (
         "http.request.header.x-api-key",
         "http.request.header.x-signature",
         "http.request.header.authorization",
+        "http.request.header.cookie",
+        "payment.card.cvv",
+        "card_cvc",
+        "merchant.api_key",
+        "oauth.access_token",
     ):
-        assert gone not in attrs
-    event = ottl_eval.redact_span(configs[environment], _span())["events"][0]["attributes"]
-    assert event["exception.type"] == "ChannelDeclined"
+        assert gone not in attrs, gone
+
+
+def test_span_events_are_redacted_too(arrived: Arrived) -> None:
+    (event,) = arrived.span["events"]
+    attrs = event["attributes"]
+    assert event["name"] == "exception"
+    assert attrs["exception.type"] == "ChannelDeclined"
     assert (
-        event["exception.message"]
+        attrs["exception.message"]
         == f"card ****1111 declined for {sha(EMAIL)}; Authorization: Bearer [REDACTED]"
+    )
+    assert attrs["exception.stacktrace"] == 'File "charge.py", line 12\n  pan="****1111" cvv="[REDACTED]"'
+    assert "payment.card.cvv" not in attrs
+
+
+@pytest.mark.parametrize("case", range(len(LOG_BODIES)))
+def test_log_records_lose_every_sensitive_value(arrived: Arrived, case: int) -> None:
+    record = arrived.logs[case]
+    body = running.plain(record["body"])
+    _assert_nothing_sensitive(record["attributes"], body)
+    for key, value in HARMLESS_SPAN_ATTRIBUTES.items():
+        assert record["attributes"].get(key) == value, key
+
+
+def test_log_bodies_keep_their_message(arrived: Arrived) -> None:
+    bodies = [running.plain(arrived.logs[i]["body"]) for i in range(len(LOG_BODIES))]
+    assert bodies[0] == f"payment failed for {sha(EMAIL)}: card ****1111 declined"
+    assert (
+        bodies[1]
+        == f'request body {{"card_number": "****1111", "cvv": "[REDACTED]", "email": "{sha(EMAIL_2)}"}}'
+    )
+    assert bodies[2] == "headers: X-Api-Key=[REDACTED] X-Signature=[REDACTED] Authorization: Basic [REDACTED]"
+    assert bodies[3] == "connecting with password=[REDACTED] secret: [REDACTED]"
+    assert (
+        bodies[4]
+        == "calling the provider with Authorization: Bearer [REDACTED] api_key=[REDACTED] cvv=[REDACTED]"
     )
 
 
-@pytest.mark.parametrize("environment", ["local", "kubernetes"])
-@pytest.mark.parametrize("body", LOG_BODIES)
-def test_log_records_lose_every_sensitive_value(configs: dict, environment: str, body: str) -> None:
-    out = ottl_eval.redact_log(configs[environment], _log(body))
-    _assert_nothing_sensitive(out)
-    assert f'cvv": "{CVV}' not in out["body"] and f"cvv={CVV}" not in out["body"]
-    for key, value in HARMLESS_SPAN_ATTRIBUTES.items():
-        assert out["attributes"].get(key) == value, key
+def test_logs_keep_their_trace_context(arrived: Arrived) -> None:
+    for record in [*arrived.logs.values(), arrived.map_body_log]:
+        assert (record["traceId"], record["spanId"]) == (arrived.span["traceId"], arrived.span["spanId"])
 
 
-def test_log_body_keeps_its_message(configs: dict) -> None:
-    out = ottl_eval.redact_log(configs["kubernetes"], _log(LOG_BODIES[0]))
-    assert out["body"] == f"payment failed for {sha(EMAIL)}: card ****1111 declined"
+def test_a_structured_log_body_is_left_alone_not_dropped(arrived: Arrived) -> None:
+    """A map body is no string: the body statements skip it (error_mode: ignore), the attributes
+    are still redacted."""
+    record = arrived.map_body_log
+    assert running.plain(record["body"]) == MAP_BODY
+    _assert_nothing_sensitive(record["attributes"])
 
 
-def test_structured_log_body_is_left_alone_not_dropped(configs: dict) -> None:
-    """A map body is no string: body statements are skipped (error_mode ignore), attributes still redacted."""
-    out = ottl_eval.redact_log(configs["kubernetes"], _log({"event": "payment.created", "amount_minor": 100}))
-    assert out["body"] == {"event": "payment.created", "amount_minor": 100}
-    assert "merchant.api_key" not in out["attributes"]
-
-
-def test_without_the_transform_nothing_is_redacted(configs: dict) -> None:
-    """The proof depends on the rendered rules: remove them and the secrets survive."""
-    config = configs["kubernetes"]
-    config["processors"]["transform/redact"]["trace_statements"] = []
-    out = ottl_eval.redact_span(config, _span())
-    assert out["attributes"]["payment.card.number"] == CARD
-
-
-def test_a_weakened_rule_lets_card_numbers_through(configs: dict) -> None:
-    config = configs["kubernetes"]
-    statements = config["processors"]["transform/redact"]["trace_statements"][0]["statements"]
-    statements[:] = [s for s in statements if "{9,15}" not in s]
-    out = ottl_eval.redact_span(config, _span())
-    assert out["attributes"]["payment.card.number"] == CARD
+def test_a_weakened_rule_lets_card_numbers_through(
+    otelcol: Path, backend: running.Sink, tmp_path_factory: pytest.TempPathFactory, local: dict
+) -> None:
+    """The proof depends on the rendered rules: without the card-number statements the real
+    collector passes the card number on."""
+    weakened = copy.deepcopy(local)
+    transform = weakened["processors"]["transform/redact"]
+    for group in transform["trace_statements"] + transform["log_statements"]:
+        group["statements"] = [s for s in group["statements"] if "{9,15}" not in s]
+    workdir = tmp_path_factory.mktemp("redaction-weakened")
+    out = _run_local(otelcol, weakened, workdir, backend, "redaction-weakened")
+    assert out.span["attributes"]["payment.card.number"] == CARD
+    assert running.plain(out.logs[0]["body"]) == f"payment failed for {sha(EMAIL)}: card {CARD} declined"

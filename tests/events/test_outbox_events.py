@@ -113,7 +113,11 @@ def test_events_are_published_and_recorded_exactly_once(event_services: PaymentS
     assert metric(services, "payment", "payment_outbox_published_total") - published_before == len(events)
     assert metric(services, "notification", "notification_delivery_latency_seconds_count") >= len(events)
     # The notification read API answers from what was recorded.
-    answer = requests.get(f"{services.urls['notification']}/v1/notifications/{refunded[0]}", timeout=5)
+    answer = requests.get(
+        f"{services.urls['notification']}/v1/notifications/{refunded[0]}",
+        auth=services.as_caller("operator"),
+        timeout=5,
+    )
     assert answer.status_code == 200, answer.text
     assert sorted(n["event_type"] for n in answer.json()["notifications"]) == [
         "payment.refunded",

@@ -78,6 +78,13 @@ def test_collector_gets_every_variable_its_config_reads(examples: dict[str, Rend
     env = env_of(pod_spec(collector)["containers"][0])
     assert needed <= set(env)
     assert env["JAEGER_OTLP_ENDPOINT"]["value"] == "payments-jaeger:4317"
+    assert (
+        env["OTLP_LOGS_ENDPOINT"]["value"] == "http://payments-victorialogs:9428/insert/opentelemetry/v1/logs"
+    )
+    production = examples["production"].get("Deployment", "payments-collector")
+    assert env_of(pod_spec(production)["containers"][0])["OTLP_LOGS_ENDPOINT"]["value"] == (
+        "http://victorialogs.logging.svc.cluster.local:9428/insert/opentelemetry/v1/logs"
+    )
 
 
 def test_alertmanager_runs_the_generated_config_byte_for_byte(examples: dict[str, Rendered]) -> None:

@@ -33,6 +33,7 @@ def test_the_charts_services_are_the_catalogs() -> None:
         assert own["requestBudgetMs"] == declared.budget_ms, name
         assert sorted(own["uses"]) == sorted(declared.uses), name
         assert sorted(own["calls"]) == sorted(declared.calls), name
+        assert own.get("public", False) == declared.public, name
 
 
 def _service_deployments(ex: Rendered) -> dict[str, dict[str, Any]]:
@@ -186,6 +187,7 @@ def test_production_example_keeps_secrets_out_of_the_render(examples: dict[str, 
         "payments-db",
         "payments-merchant-keys",
         "payments-grafana",
+        "payments-internal-auth",
     }
 
 
@@ -211,7 +213,7 @@ def test_full_stack_has_every_backend_and_byo_has_none(examples: dict[str, Rende
     def components(ex: Rendered) -> set[str]:
         return {w["metadata"]["labels"]["app.kubernetes.io/component"] for w in ex.workloads()}
 
-    backends = {"collector", "prometheus", "alertmanager", "grafana", "jaeger"}
+    backends = {"collector", "prometheus", "alertmanager", "grafana", "jaeger", "victorialogs"}
     stores = {"postgresql", "redis", "kafka"}
     assert backends | stores | set(SERVICES) <= components(examples["default"])
     assert components(examples["byo-observability"]).isdisjoint(backends)

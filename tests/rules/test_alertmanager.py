@@ -16,8 +16,8 @@ from obsctl.generate.rules.checks import check_alertmanager
 from tests.rules.helpers import ALERTMANAGER, run
 
 
-def test_amtool_check_config() -> None:
-    result = run(["amtool", "check-config", str(ALERTMANAGER)])
+def test_amtool_check_config(amtool: str) -> None:
+    result = run([amtool, "check-config", str(ALERTMANAGER)])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -25,10 +25,10 @@ def test_amtool_check_config() -> None:
 @pytest.mark.parametrize(
     ("severity", "tier"), [("critical", "page"), ("warning", "ticket"), ("info", "ticket")]
 )
-def test_routes_by_team_and_severity(team: str, severity: str, tier: str) -> None:
+def test_routes_by_team_and_severity(team: str, severity: str, tier: str, amtool: str) -> None:
     result = run(
         [
-            "amtool",
+            amtool,
             "config",
             "routes",
             "test",
@@ -42,8 +42,8 @@ def test_routes_by_team_and_severity(team: str, severity: str, tier: str) -> Non
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_unknown_team_goes_to_the_default_receiver() -> None:
-    args = ["amtool", "config", "routes", "test", f"--config.file={ALERTMANAGER}"]
+def test_unknown_team_goes_to_the_default_receiver(amtool: str) -> None:
+    args = [amtool, "config", "routes", "test", f"--config.file={ALERTMANAGER}"]
     assert run([*args, "--verify.receivers=default", "team=nobody", "severity=critical"]).returncode == 0
     assert run([*args, "--verify.receivers=edge-page", "team=nobody", "severity=critical"]).returncode != 0
 

@@ -1,7 +1,7 @@
 """The period window counts errors over requests, not an average of 5m ratios (Sloth's way).
 
 Uneven traffic: a busy hour at 10% errors, then five quiet hours without errors. The true error
-ratio is 6,000 / 63,000 = 0.0952; an average of 5m ratios would say about 0.018.
+ratio is 6,000 / 63,000 = 0.0952; an average of 5m ratios would say about 0.02.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ BASE = (
 LABELS = f'sloth_id="{SLO}", sloth_service="gateway", sloth_slo="payment-availability", team="edge", tier="1"'
 
 
-def test_period_window_is_errors_over_requests(tmp_path: Path) -> None:
+def test_period_window_is_errors_over_requests(tmp_path: Path, promtool: str) -> None:
     test = {
         "rule_files": [str(paths.REPO / layout.RULES_DIR / f"slo-{SLO}.yml")],
         "evaluation_interval": "1m",
@@ -49,16 +49,18 @@ def test_period_window_is_errors_over_requests(tmp_path: Path) -> None:
                         ],
                     },
                     {
-                        # For contrast, Sloth's formula over the same data under-counts by 5x.
+                        # For contrast, Sloth's formula over the same data under-counts by 5x. To
+                        # the nearest 0.01: the average is 0.0178 on Prometheus 2 and 0.0175 on 3,
+                        # whose left-open 5m window (5 samples, not 6) leaves the busy hour a
+                        # minute earlier, so one 5m ratio fewer carries its errors.
                         "expr": (
-                            f'round(avg_over_time(slo:sli_error:ratio_rate5m{{sloth_id="{SLO}"}}[30d]) '
-                            "< 0.02, 0.001)"
+                            f'round(avg_over_time(slo:sli_error:ratio_rate5m{{sloth_id="{SLO}"}}[30d]), 0.01)'
                         ),
                         "eval_time": "360m",
                         "exp_samples": [
                             {
                                 "labels": f'{{{LABELS}, sloth_window="5m"}}',
-                                "value": 0.018,
+                                "value": 0.02,
                             }
                         ],
                     },
@@ -68,5 +70,5 @@ def test_period_window_is_errors_over_requests(tmp_path: Path) -> None:
     }
     path = tmp_path / "period.yml"
     path.write_text(yaml.safe_dump(test))
-    result = run(["promtool", "test", "rules", str(path)])
+    result = run([promtool, "test", "rules", str(path)])
     assert result.returncode == 0, result.stdout + result.stderr

@@ -123,7 +123,7 @@ def test_every_problem_is_reported_not_only_the_first(tmp_path: Path) -> None:
 
 def test_openslo_missing_window_and_bad_target(tmp_path: Path) -> None:
     spec = (paths.SLOS / "notification.yaml").read_text()
-    spec = spec.replace("target: 0.995", "target: 1.5").replace('le="30"}[{{.window}}]', 'le="30"}[5m]')
+    spec = spec.replace("target: 0.995", "target: 1.5").replace('le="30.0"}[{{.window}}]', 'le="30.0"}[5m]')
     err = _expect_error(tmp_path, spec, "SLO notification-delivery", "good.metricSource.spec.query")
     assert "objective: got 150" in err
 
@@ -147,3 +147,30 @@ def test_help_on_every_command() -> None:
     ):
         result = obsctl(*args)
         assert result.returncode == 0 and "Usage:" in result.stdout, args
+
+
+def test_an_unknown_key_does_not_hide_a_bad_value_next_to_it(tmp_path: Path) -> None:
+    spec = GOOD.replace("    objective: 99.9", "    objective: 101\n    objetive: 99.9")
+    err = _expect_error(tmp_path, spec, "slos.0.objetive", "unknown key; got 'objetive'")
+    assert "objective: got 101; expected a percentage greater than 0 and less than 100" in err
+
+
+def test_an_unknown_key_and_a_bad_value_in_a_kubernetes_spec(tmp_path: Path) -> None:
+    spec = """\
+apiVersion: sloth.slok.dev/v1
+kind: PrometheusServiceLevel
+metadata: {name: shop, namespace: shop}
+spec:
+  service: shop
+  slos:
+    - name: availability
+      objective: 101
+      colour: blue
+      sli:
+        events:
+          errorQuery: sum(rate(x_total{code="500"}[{{.window}}]))
+          totalQuery: sum(rate(x_total[{{.window}}]))
+      alerting: {name: ShopAvailability}
+"""
+    err = _expect_error(tmp_path, spec, "spec.slos.0.colour", "unknown key; got 'colour'")
+    assert "SLO availability: objective: got 101" in err

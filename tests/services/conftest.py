@@ -6,6 +6,9 @@ The PostgreSQL and Redis servers come from tests/conftest.py (`postgres`, `redis
     app_env(service, DATABASE_URL=..., REDIS_URL=...)     env for an in-process create_app()
     run_gunicorn(service, env, workers=2) -> base URL     a real gunicorn, stopped after the test
 
+Both use service_harness.TEST_SECRET as INTERNAL_AUTH_SECRET: sign in-process calls with
+signed_client(app, caller) and calls to gunicorn with `auth=signed_as(caller)`.
+
 Plain helpers (comparing /metrics with the catalog) are in service_harness.py.
 """
 
@@ -22,10 +25,10 @@ from typing import Any
 import pytest
 import requests
 
-from apps.common import db, redis_client
+from apps.common import db, internal_auth, redis_client
 from apps.common.migrate import migrate
 from tests.services.payment_harness import PaymentServices
-from tests.services.service_harness import free_port
+from tests.services.service_harness import TEST_SECRET, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = Path(sys.executable).parent / "gunicorn"
@@ -47,6 +50,7 @@ def app_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
     def apply(service: str, **variables: str) -> None:
         _reset_clients()
         monkeypatch.setenv("SERVICE_NAME", service)
+        monkeypatch.setenv(internal_auth.SECRET_VARIABLE, TEST_SECRET)
         monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
         for name, value in variables.items():
             monkeypatch.setenv(name, value)
@@ -74,6 +78,7 @@ def run_gunicorn(tmp_path: Path) -> Iterator[Callable[..., str]]:
             **os.environ,
             "SERVICE_NAME": service,
             "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / f"{service}-metrics"),
+            internal_auth.SECRET_VARIABLE: TEST_SECRET,
             **env,
         }
         full_env.pop("WEB_CONCURRENCY", None)

@@ -3,11 +3,16 @@
 One migrated database on the session's PostgreSQL, the session's Redis, and fast settings (short
 channel latency and timeouts) so the money-path tests stay quick. Extra payment instances with
 other settings can be started next to the default one (start_payment(name=..., ...)).
+
+The services share one INTERNAL_AUTH_SECRET; the helpers sign each call as the service that
+makes it on the real path (`as_caller`): payments and refunds as the gateway, fault switches as
+the operator.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -19,6 +24,7 @@ import psycopg
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from apps.common import internal_auth
 from apps.common.migrate import migrate
 from tests.services.service_harness import free_port
 
@@ -36,6 +42,11 @@ class PaymentServices:
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen[bytes]] = []
         self.urls: dict[str, str] = {}
+        self.internal_secret = secrets.token_hex(16)
+
+    def as_caller(self, caller: str) -> internal_auth.InternalAuth:
+        """requests auth signing as `caller` with these services' secret."""
+        return internal_auth.InternalAuth(caller, self.internal_secret)
 
     @classmethod
     def start_all(cls, postgres: Any, redis_server: Any, log_dir: Path) -> PaymentServices:
@@ -76,6 +87,7 @@ class PaymentServices:
             "GRACEFUL_TIMEOUT_S": "3",
             "DATABASE_URL": self.dsn,
             "REDIS_URL": self.redis_url,
+            internal_auth.SECRET_VARIABLE: self.internal_secret,
             **env,
         }
         prefix: list[str] = []
@@ -125,6 +137,8 @@ class PaymentServices:
             "PAYMENT_BREAKER_RESET_S": "1",
             # Tests run the reconciler themselves, at known moments (one test covers the thread).
             "PAYMENT_RECONCILE_INTERVAL_S": "0",
+            # Also for an in-process reconciler (app_env(..., **payment_env())): it calls the services.
+            internal_auth.SECRET_VARIABLE: self.internal_secret,
             **overrides,
         }
 
@@ -160,7 +174,10 @@ class PaymentServices:
 
     def balance(self, user: str, currency: str = CURRENCY) -> int:
         answer = requests.get(
-            f"{self.urls['account']}/v1/accounts/{user}", params={"currency": currency}, timeout=5
+            f"{self.urls['account']}/v1/accounts/{user}",
+            params={"currency": currency},
+            auth=self.as_caller("gateway"),
+            timeout=5,
         )
         assert answer.status_code == 200, answer.text
         return int(answer.json()["balance"])
@@ -172,11 +189,15 @@ class PaymentServices:
     # -- channel faults ----------------------------------------------------------------------
 
     def set_faults(self, **switches: float) -> None:
-        answer = requests.put(f"{self.urls['channel']}/v1/faults", json=switches, timeout=5)
+        answer = requests.put(
+            f"{self.urls['channel']}/v1/faults", json=switches, auth=self.as_caller("operator"), timeout=5
+        )
         assert answer.status_code == 200, answer.text
 
     def reset_faults(self) -> None:
-        requests.delete(f"{self.urls['channel']}/v1/faults", timeout=5).raise_for_status()
+        requests.delete(
+            f"{self.urls['channel']}/v1/faults", auth=self.as_caller("operator"), timeout=5
+        ).raise_for_status()
 
     # -- calls -------------------------------------------------------------------------------
 
@@ -194,7 +215,11 @@ class PaymentServices:
         body = {"user_id": user, "amount": amount, "currency": self.CURRENCY, "payment_method": method}
         headers = {"X-Merchant-Id": merchant, "Idempotency-Key": key or uuid.uuid4().hex}
         return requests.post(
-            f"{url or self.payment}/v1/payments", json=body, headers=headers, timeout=timeout
+            f"{url or self.payment}/v1/payments",
+            json=body,
+            headers=headers,
+            auth=self.as_caller("gateway"),
+            timeout=timeout,
         )
 
     def refund(
@@ -207,6 +232,7 @@ class PaymentServices:
             f"{self.payment}/v1/payments/{payment_id}/refunds",
             json={"amount": amount},
             headers=headers,
+            auth=self.as_caller("gateway"),
             timeout=15,
         )
 

@@ -2,14 +2,60 @@
 
 from __future__ import annotations
 
+import io
 import socket
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
+from flask import Flask
+from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
+from werkzeug.wrappers import Request
 
 import catalog
+from apps.common import internal_auth
+
+# The INTERNAL_AUTH_SECRET of in-process apps (app_env sets it) and of the gunicorn services the
+# run_gunicorn fixture starts.
+TEST_SECRET = "internal-secret-for-tests"
+
+
+class SignedClient(FlaskClient):
+    """A Flask test client whose requests carry the internal token, signed as `caller` (a service
+    that calls the app on the real path) with TEST_SECRET."""
+
+    def __init__(self, *args: Any, caller: str = "payment", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.caller = caller
+
+    def _request_from_builder_args(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Request:
+        request = super()._request_from_builder_args(args, kwargs)
+        environ = request.environ
+        body = request.get_data()
+        environ["wsgi.input"] = io.BytesIO(body)  # read for the digest: the app reads it again
+        environ[f"HTTP_{internal_auth.HEADER.upper().replace('-', '_')}"] = internal_auth.token(
+            TEST_SECRET,
+            self.caller,
+            environ["REQUEST_METHOD"],
+            environ["REQUEST_URI"],
+            body,
+            merchant_id=environ.get("HTTP_X_MERCHANT_ID"),
+            idempotency_key=environ.get("HTTP_IDEMPOTENCY_KEY"),
+        )
+        return request
+
+
+def signed_client(app: Flask, caller: str = "payment") -> FlaskClient:
+    """The app's test client, signing every request as `caller`."""
+    app.test_client_class = SignedClient
+    return app.test_client(caller=caller)
+
+
+def signed_as(caller: str) -> internal_auth.InternalAuth:
+    """requests auth signing as `caller` with TEST_SECRET (services started by run_gunicorn)."""
+    return internal_auth.InternalAuth(caller, TEST_SECRET)
 
 
 def free_port() -> int:

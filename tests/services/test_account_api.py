@@ -12,13 +12,13 @@ from flask.testing import FlaskClient
 
 from apps.account.app import create_app
 from apps.account.seed import open_account
-from tests.services.service_harness import samples
+from tests.services.service_harness import samples, signed_client
 
 
 @pytest.fixture
 def client(app_env: Callable[..., None], ledger_dsn: str) -> FlaskClient:
     app_env("account", DATABASE_URL=ledger_dsn)
-    return create_app().test_client()
+    return signed_client(create_app())
 
 
 def funded_user(dsn: str, balance: int = 1_000) -> str:
@@ -148,7 +148,7 @@ def test_health_and_readiness(client: FlaskClient) -> None:
 
 def test_not_ready_without_postgres(app_env: Callable[..., None]) -> None:
     app_env("account", DATABASE_URL="postgresql://nobody@127.0.0.1:1/none", DB_POOL_TIMEOUT_S="0.5")
-    ready = create_app().test_client().get("/readyz")
+    ready = signed_client(create_app()).get("/readyz")
     assert ready.status_code == 503 and ready.json is not None
     assert ready.json["checks"]["postgres"].startswith("failed")
 
@@ -166,7 +166,7 @@ def test_a_held_row_lock_ends_in_504_within_the_deadline(client: FlaskClient, le
 
 def test_postgres_down_is_503_not_500(app_env: Callable[..., None]) -> None:
     app_env("account", DATABASE_URL="postgresql://nobody@127.0.0.1:1/none", DB_POOL_TIMEOUT_S="0.3")
-    client = create_app().test_client()
+    client = signed_client(create_app())
     errors = ("ledger_operations_total", (("operation", "debit"), ("result", "error")))
     before = samples(client.get("/metrics").text)[errors]
     response = client.post("/v1/ledger/debits", json=debit_body("u"))

@@ -15,6 +15,7 @@ from tests.services.service_harness import (
     drive_until_every_worker_served,
     exposed_shape,
     samples,
+    signed_as,
 )
 
 
@@ -29,11 +30,21 @@ def test_metrics_match_the_catalog_across_two_workers(
 
     def debit() -> None:
         body = {"payment_id": uuid.uuid4().hex, "user_id": user, "currency": "EUR", "amount": 1}
-        assert requests.post(f"{url}/v1/ledger/debits", json=body, timeout=10).status_code == 201
+        assert (
+            requests.post(
+                f"{url}/v1/ledger/debits", json=body, auth=signed_as("payment"), timeout=10
+            ).status_code
+            == 201
+        )
 
     sent = drive_until_every_worker_served(debit, tmp_path / "account-metrics")
     # One failure mode too, so the error-path labels are exercised.
-    assert requests.post(f"{url}/v1/ledger/debits", json={"amount": 1.5}, timeout=5).status_code == 422
+    assert (
+        requests.post(
+            f"{url}/v1/ledger/debits", json={"amount": 1.5}, auth=signed_as("payment"), timeout=5
+        ).status_code
+        == 422
+    )
 
     text = requests.get(f"{url}/metrics", timeout=5).text
     assert exposed_shape(text) == catalog_shape("account")

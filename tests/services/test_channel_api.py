@@ -10,12 +10,13 @@ import pytest
 from flask.testing import FlaskClient
 
 from apps.channel.app import create_app
+from tests.services.service_harness import signed_client
 
 
 @pytest.fixture
 def client(app_env: Callable[..., None]) -> FlaskClient:
     app_env("channel", CHANNEL_LATENCY_MS="1", CHANNEL_LATENCY_SIGMA="0", CHANNEL_SEED="3")
-    return create_app().test_client()
+    return signed_client(create_app())
 
 
 def charge_body(**overrides: Any) -> dict[str, Any]:

@@ -17,7 +17,10 @@ from tests.services.service_harness import (
     drive_until_every_worker_served,
     exposed_shape,
     samples,
+    signed_as,
 )
+
+PAYMENT, OPERATOR = signed_as("payment"), signed_as("operator")
 
 
 def test_metrics_match_the_catalog_across_two_workers(
@@ -27,7 +30,7 @@ def test_metrics_match_the_catalog_across_two_workers(
 
     def charge() -> None:
         body = {"payment_id": uuid.uuid4().hex, "amount": 100, "currency": "EUR", "channel": "bank_transfer"}
-        answer = requests.post(f"{url}/v1/charges", json=body, timeout=10)
+        answer = requests.post(f"{url}/v1/charges", json=body, auth=PAYMENT, timeout=10)
         assert answer.status_code == 200 and answer.json()["status"] == "approved"
 
     sent = drive_until_every_worker_served(charge, tmp_path / "channel-metrics")
@@ -44,16 +47,23 @@ def test_default_deployment_keeps_switches_and_idempotency_consistent(
 ) -> None:
     # gunicorn_conf.py runs the channel as one process by default: every request sees the switch.
     url = run_gunicorn("channel", {"CHANNEL_LATENCY_MS": "1"}, workers=None)
-    assert requests.put(f"{url}/v1/faults", json={"decline_rate": 1}, timeout=5).status_code == 200
+    assert (
+        requests.put(f"{url}/v1/faults", json={"decline_rate": 1}, auth=OPERATOR, timeout=5).status_code
+        == 200
+    )
     bodies = [
         {"payment_id": uuid.uuid4().hex, "amount": 100, "currency": "EUR", "channel": "card"}
         for _ in range(24)
     ]
-    answers = [requests.post(f"{url}/v1/charges", json=b, timeout=10).json()["status"] for b in bodies]
+    answers = [
+        requests.post(f"{url}/v1/charges", json=b, auth=PAYMENT, timeout=10).json()["status"] for b in bodies
+    ]
     assert answers == ["declined"] * len(bodies)
-    assert requests.delete(f"{url}/v1/faults", timeout=5).status_code == 200
+    assert requests.delete(f"{url}/v1/faults", auth=OPERATOR, timeout=5).status_code == 200
     # Recorded answers replay after the reset, whichever thread serves the retry.
-    replays = [requests.post(f"{url}/v1/charges", json=b, timeout=10).json()["status"] for b in bodies]
+    replays = [
+        requests.post(f"{url}/v1/charges", json=b, auth=PAYMENT, timeout=10).json()["status"] for b in bodies
+    ]
     assert replays == answers
     values = samples(requests.get(f"{url}/metrics", timeout=5).text)
     assert values[("channel_requests_total", (("channel", "card"), ("outcome", "declined")))] == 2 * len(

@@ -148,6 +148,7 @@ def test_money_is_conserved_under_channel_failures_and_timeouts(money: PaymentSe
         f"SELECT payment_id::text, state FROM payment.payments WHERE user_id IN ({placeholders})", *users
     )
     session = requests.Session()
+    session.auth = money.as_caller("payment")
     for payment_id, state in rows:
         charge = session.get(f"{money.urls['channel']}/v1/charges/{payment_id}", timeout=5)
         approved = charge.status_code == 200 and charge.json()["status"] == "approved"

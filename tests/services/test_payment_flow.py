@@ -63,7 +63,13 @@ def test_a_payment_succeeds_debits_once_and_writes_its_event_with_the_trace(mone
         "Idempotency-Key": uuid.uuid4().hex,
         "traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01",
     }
-    answer = requests.post(f"{money.payment}/v1/payments", json=body, headers=headers, timeout=15)
+    answer = requests.post(
+        f"{money.payment}/v1/payments",
+        json=body,
+        headers=headers,
+        auth=money.as_caller("gateway"),
+        timeout=15,
+    )
     assert answer.status_code == 201, answer.text
     payment = answer.json()
     assert payment["status"] == "succeeded" and payment["failure_reason"] is None
@@ -76,7 +82,10 @@ def test_a_payment_succeeds_debits_once_and_writes_its_event_with_the_trace(mone
     assert event["payload"]["amount"] == 2_500 and event["payload"]["status"] == "succeeded"
     assert event["headers"]["traceparent"].split("-")[1] == TRACE_ID
     got = requests.get(
-        f"{money.payment}/v1/payments/{payment['payment_id']}", headers={"X-Merchant-Id": MERCHANT}, timeout=5
+        f"{money.payment}/v1/payments/{payment['payment_id']}",
+        headers={"X-Merchant-Id": MERCHANT},
+        auth=money.as_caller("gateway"),
+        timeout=5,
     )
     assert got.status_code == 200 and got.json() == payment
 
@@ -172,7 +181,9 @@ def test_a_charge_answered_late_is_asked_again_not_guessed(money: PaymentService
     rows = money.query("SELECT payment_id::text, state FROM payment.payments WHERE user_id = %s", user)
     assert len(rows) == 20
     for payment_id, state in rows:
-        charge = requests.get(f"{money.urls['channel']}/v1/charges/{payment_id}", timeout=5)
+        charge = requests.get(
+            f"{money.urls['channel']}/v1/charges/{payment_id}", auth=money.as_caller("payment"), timeout=5
+        )
         approved = charge.status_code == 200 and charge.json()["status"] == "approved"
         assert approved == (state == "succeeded"), (payment_id, state)
     assert money.balance(user) == 100_000 - 100 * sum(state == "succeeded" for _, state in rows)
@@ -187,6 +198,43 @@ def test_risk_unreachable_is_a_503_and_moves_no_money(money: PaymentServices) ->
     assert (payment["status"], payment["failure_reason"]) == ("failed", "dependency_unavailable")
     assert money.balance(user) == 10_000
     assert movements(money, payment["payment_id"]) == []
+
+
+def test_a_payment_failed_on_our_side_is_a_new_attempt_when_retried_with_its_key(
+    money: PaymentServices,
+) -> None:
+    url = money.start_payment(name="payment-risk-gone", workers=1, RISK_URL=f"http://127.0.0.1:{free_port()}")
+    user = money.new_users(1, 10_000)[0]
+    key = uuid.uuid4().hex
+    failed = money.pay(user, 100, key=key, url=url)
+    assert failed.status_code == 503, failed.text
+    first = failed.json()["error"]["payment"]
+    # While the dependency is still down, each retry is a new attempt that fails the same way.
+    assert money.pay(user, 100, key=key, url=url).status_code == 503
+    # Once it is back, a retry with the same key and body succeeds: one payment captured.
+    retried = money.pay(user, 100, key=key)
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["payment_id"] != first["payment_id"]
+    assert (money.pay(user, 100, key=key).status_code, money.pay(user, 100, key=key).content) == (
+        201,
+        retried.content,
+    )
+    # Another body under the key is still a conflict, and a final decline is never retried.
+    assert money.pay(user, 101, key=key).json()["error"]["code"] == "idempotency_conflict"
+    assert money.balance(user) == 10_000 - 100
+    # Attempt 1 keeps the key; attempt n stores key + "\x1f" + n (apps/payment/migrations/002).
+    attempts = money.query(
+        "SELECT state, failure_reason FROM payment.payments"
+        " WHERE merchant_id = %s AND (idempotency_key = %s OR idempotency_key LIKE %s) ORDER BY attempt",
+        MERCHANT,
+        key,
+        key + "\x1f%",
+    )
+    assert attempts == [
+        ("failed", "dependency_unavailable"),
+        ("failed", "dependency_unavailable"),
+        ("succeeded", None),
+    ]
 
 
 def test_the_breaker_opens_and_then_fails_fast_without_calling_the_channel(money: PaymentServices) -> None:
@@ -245,7 +293,12 @@ def test_partial_refunds_never_exceed_the_captured_amount(money: PaymentServices
     over = money.refund(pid, 1)
     assert over.status_code == 422 and over.json()["error"]["code"] == "refund_exceeds_captured"
     assert money.balance(user) == 10_000
-    got = requests.get(f"{money.payment}/v1/payments/{pid}", headers={"X-Merchant-Id": MERCHANT}, timeout=5)
+    got = requests.get(
+        f"{money.payment}/v1/payments/{pid}",
+        headers={"X-Merchant-Id": MERCHANT},
+        auth=money.as_caller("gateway"),
+        timeout=5,
+    )
     assert got.json()["refunded_amount"] == 1_000
     refunds = [e for e in outbox(money, pid) if e["type"] == "payment.refunded"]
     assert sorted(e["payload"]["refund"]["amount"] for e in refunds) == [300, 700]
@@ -268,10 +321,17 @@ def test_only_the_owning_merchant_sees_or_refunds_a_payment(money: PaymentServic
     user = money.new_users(1, 10_000)[0]
     pid = money.pay(user, 1_000).json()["payment_id"]
     other = {"X-Merchant-Id": "merchant-other"}
-    assert requests.get(f"{money.payment}/v1/payments/{pid}", headers=other, timeout=5).status_code == 404
+    gateway = money.as_caller("gateway")
+    assert (
+        requests.get(f"{money.payment}/v1/payments/{pid}", headers=other, auth=gateway, timeout=5).status_code
+        == 404
+    )
     assert money.refund(pid, 100, merchant="merchant-other").status_code == 404
     assert (
-        requests.get(f"{money.payment}/v1/payments/not-a-uuid", headers=other, timeout=5).status_code == 404
+        requests.get(
+            f"{money.payment}/v1/payments/not-a-uuid", headers=other, auth=gateway, timeout=5
+        ).status_code
+        == 404
     )
     assert money.balance(user) == 9_000
 
@@ -319,7 +379,9 @@ def test_a_failed_payment_is_not_refundable(money: PaymentServices) -> None:
 def test_invalid_bodies_are_422_and_write_nothing(money: PaymentServices, body: dict[str, Any]) -> None:
     key = uuid.uuid4().hex
     headers = {"X-Merchant-Id": MERCHANT, "Idempotency-Key": key}
-    answer = requests.post(f"{money.payment}/v1/payments", json=body, headers=headers, timeout=5)
+    answer = requests.post(
+        f"{money.payment}/v1/payments", json=body, headers=headers, auth=money.as_caller("gateway"), timeout=5
+    )
     assert answer.status_code == 422, answer.text
     assert set(answer.json()["error"]) >= {"code", "message", "field"}
     assert money.query("SELECT 1 FROM payment.payments WHERE idempotency_key = %s", key) == []
@@ -360,7 +422,10 @@ def _insert_stuck(s: PaymentServices, user: str, amount: int, state: str, pid: s
 
 def _debit(s: PaymentServices, pid: str, user: str, amount: int) -> str:
     body = {"payment_id": pid, "user_id": user, "currency": "EUR", "amount": amount}
-    assert requests.post(f"{s.urls['account']}/v1/ledger/debits", json=body, timeout=5).status_code == 201
+    debit = requests.post(
+        f"{s.urls['account']}/v1/ledger/debits", json=body, auth=s.as_caller("payment"), timeout=5
+    )
+    assert debit.status_code == 201, debit.text
     return pid
 
 
@@ -374,7 +439,9 @@ def test_the_reconciler_finishes_or_compensates_what_a_crash_left(money: Payment
     charged = _debit(money, str(uuid.uuid4()), user, 2_000)
     charge = {"payment_id": charged, "amount": 2_000, "currency": "EUR", "channel": "card"}
     assert (
-        requests.post(f"{money.urls['channel']}/v1/charges", json=charge, timeout=5).json()["status"]
+        requests.post(
+            f"{money.urls['channel']}/v1/charges", json=charge, auth=money.as_caller("payment"), timeout=5
+        ).json()["status"]
         == "approved"
     )
     _insert_stuck(money, user, 2_000, "debited", charged)
@@ -399,7 +466,9 @@ def test_the_reconciler_finishes_or_compensates_what_a_crash_left(money: Payment
     assert money.balance(user) == 100_000 - 2_000
     assert movements(money, maybe_debited) == []  # never debited: voided, nothing to give back
     late = {"payment_id": maybe_debited, "user_id": user, "currency": "EUR", "amount": 3_000}
-    late_debit = requests.post(f"{money.urls['account']}/v1/ledger/debits", json=late, timeout=5)
+    late_debit = requests.post(
+        f"{money.urls['account']}/v1/ledger/debits", json=late, auth=money.as_caller("payment"), timeout=5
+    )
     assert late_debit.status_code == 409 and late_debit.json()["error"]["code"] == "payment_voided"
     assert movements(money, created) == []
     assert [e["type"] for e in outbox(money, charged)] == ["payment.succeeded"]
@@ -465,6 +534,9 @@ def test_a_payment_stalled_on_the_ledger_is_left_for_the_reconciler(money: Payme
     money.reconcile()
     assert stored_state(money, payment["payment_id"]) == "failed"
     assert money.balance(user) == 10_000
-    final = money.pay(user, 600, key=key, url=url)
-    assert final.status_code == 503 and final.json()["error"]["payment"]["status"] == "failed"
-    assert money.pay(user, 600, key=key, url=url).content == final.content
+    # Failed on our side (no money moved): a retry with the key is a new attempt, not 503 forever.
+    retried = money.pay(user, 600, key=key)
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["payment_id"] != payment["payment_id"]
+    assert money.pay(user, 600, key=key, url=url).content == retried.content
+    assert money.balance(user) == 10_000 - 600

@@ -10,12 +10,13 @@ import pytest
 from flask.testing import FlaskClient
 
 from apps.risk.app import create_app
+from tests.services.service_harness import signed_client
 
 
 @pytest.fixture
 def client(app_env: Callable[..., None], redis_server: Any) -> FlaskClient:
     app_env("risk", REDIS_URL=redis_server.url, RISK_VELOCITY_MAX="4")
-    return create_app().test_client()
+    return signed_client(create_app())
 
 
 def evaluation(user: str, amount: int = 1_000, payment_id: str | None = None) -> dict[str, Any]:
@@ -51,7 +52,7 @@ def test_ready_and_metrics(client: FlaskClient) -> None:
 
 def test_degrades_when_redis_is_unreachable(app_env: Callable[..., None]) -> None:
     app_env("risk", REDIS_URL="redis://127.0.0.1:1/0", RISK_DEGRADED_MAX_AMOUNT="500")
-    client = create_app().test_client()
+    client = signed_client(create_app())
     small = client.post("/v1/risk/evaluations", json=evaluation("u", amount=499))
     assert small.status_code == 200
     assert small.json == {

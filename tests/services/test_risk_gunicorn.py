@@ -14,6 +14,7 @@ from tests.services.service_harness import (
     drive_until_every_worker_served,
     exposed_shape,
     samples,
+    signed_as,
 )
 
 
@@ -25,7 +26,7 @@ def test_metrics_match_the_catalog_across_two_workers(
 
     def evaluate() -> None:
         body = {"payment_id": uuid.uuid4().hex, "user_id": uuid.uuid4().hex, "amount": 100, "currency": "EUR"}
-        answer = requests.post(f"{url}/v1/risk/evaluations", json=body, timeout=10)
+        answer = requests.post(f"{url}/v1/risk/evaluations", json=body, auth=signed_as("payment"), timeout=10)
         assert answer.status_code == 200 and answer.json()["decision"] == "approve"
 
     sent = drive_until_every_worker_served(evaluate, tmp_path / "risk-metrics")

@@ -3,7 +3,8 @@
 The stand-in (tests/stack/stand_in.py) has two tiny services (gateway, risk) in its own catalog,
 a migration module and a seed module with the same entry points as the real ones, so these tests
 prove the runner's contract (environment, migrations, seeding, stack.env, scrape jobs, idempotent
-up, down stops only ours) apart from what the real services do.
+up, down stops only ours) apart from what the real services do. The collector runs the generated
+collector/local.yaml, in front of Jaeger and VictoriaLogs.
 """
 
 from __future__ import annotations
@@ -98,9 +99,12 @@ def stack(fake_repo, caller_env: dict[str, str], state_dir_factory):
         catalog=services,
         service_env={"OTEL_RESOURCE_ATTRIBUTES": "test.run=1"},
     )
-    stack.up(["services", "prometheus", "alertmanager"])
+    stack.up(UP)
     yield stack
     stack.down()
+
+
+UP = ["services", "otelcol", "prometheus", "alertmanager"]
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -122,8 +126,14 @@ def test_stack_env_has_every_contract_variable(stack):
         "KAFKA_BOOTSTRAP",
         "PROMETHEUS_URL",
         "ALERTMANAGER_URL",
+        "JAEGER_URL",
+        "LOGS_URL",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
     ):
         assert env[key], key
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == stack.server("otelcol").url
+    assert requests.get(f"{env['JAEGER_URL']}/api/v3/services", timeout=5).status_code == 200
+    assert requests.get(f"{env['LOGS_URL']}/health", timeout=5).status_code == 200
     assert env["DATABASE_URL"].endswith("/payments")
     assert env["DEMO_API_KEY"] == "pk_demo"
     assert env["DEMO_API_SECRET"] == "sk_demo"
@@ -143,7 +153,8 @@ def test_services_get_the_documented_environment(stack):
     assert gateway["RISK_URL"] == env["RISK_URL"]
     for key in ("DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP"):
         assert gateway[key] == env[key]
-    assert gateway["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:4318"
+    # The services export to the stack's collector (started before them).
+    assert gateway["OTEL_EXPORTER_OTLP_ENDPOINT"] == env["OTEL_EXPORTER_OTLP_ENDPOINT"]
     assert gateway["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
     assert gateway["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
     assert gateway["OTEL_TRACES_SAMPLER_ARG"] == "0.5"  # the caller's value wins over the default
@@ -155,13 +166,16 @@ def test_services_get_the_documented_environment(stack):
 
 def test_up_twice_keeps_what_runs_and_seeds_once(stack):
     before = {name: server.pid for name, server in stack.running().items()}
-    stack.up(["services", "prometheus", "alertmanager"])
+    stack.up(UP)
     after = {name: server.pid for name, server in stack.running().items()}
     assert after == before
     assert set(before) >= {
         "postgres",
         "redis",
         "tansu",
+        "jaeger",
+        "victorialogs",
+        "otelcol",
         "gateway",
         "risk",
         "webhook",
@@ -174,7 +188,7 @@ def test_up_twice_keeps_what_runs_and_seeds_once(stack):
 
 def test_prometheus_scrapes_every_service_by_job(stack):
     prometheus = stack.server("prometheus")
-    for job in ("gateway", "risk", "prometheus"):
+    for job in ("gateway", "risk", "otel-collector", "otel-collector-spanmetrics", "prometheus"):
         assert wait_until(
             lambda job=job: prometheus.query(f'up{{job="{job}"}} == 1') != [], timeout=60, interval=0.5
         ), job
@@ -206,6 +220,21 @@ def test_a_stopped_component_comes_back_on_its_port(stack):
     assert "RISK_URL" not in stack.env()
     stack.up(["risk"])
     assert stack.env()["RISK_URL"] == risk_url
+
+
+def test_a_killed_collector_comes_back_on_all_its_ports(stack):
+    collector = stack.server("otelcol")
+    before = (
+        collector.url,
+        collector.metrics_port,
+        collector.span_metrics_port,
+        collector.info_port("health"),
+    )
+    os.kill(collector.pid, signal.SIGKILL)
+    assert wait_until(lambda: not stack.server("otelcol").running(), timeout=10)
+    stack.up(["otelcol"])
+    again = stack.server("otelcol")
+    assert (again.url, again.metrics_port, again.span_metrics_port, again.info_port("health")) == before
 
 
 def test_down_stops_only_processes_we_started(stack, tmp_path):

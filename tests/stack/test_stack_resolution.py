@@ -18,6 +18,9 @@ def test_the_catalogs_services_are_components_in_start_order(tmp_path):
         "postgres",
         "redis",
         "tansu",
+        "jaeger",
+        "victorialogs",
+        "otelcol",
         "risk",
         "gateway",
         "webhook",
@@ -33,6 +36,11 @@ def test_dependencies_groups_and_aliases_are_resolved(tmp_path):
     assert stack.resolve(["gateway"]) == ["postgres", "redis", "tansu", "gateway"]
     assert stack.resolve(["services"]) == ["postgres", "redis", "tansu", "risk", "gateway"]
     assert stack.resolve(["alertmanager", "redis"]) == ["redis", "webhook", "alertmanager"]
+    # The collector needs its backends; the services do not need the collector.
+    assert stack.resolve(["collector"]) == ["jaeger", "victorialogs", "otelcol"]
+    assert stack.resolve(["telemetry"]) == ["jaeger", "victorialogs", "otelcol"]
+    assert stack.resolve(["logs", "risk"]) == ["postgres", "redis", "tansu", "victorialogs", "risk"]
+    assert stack.resolve(["alerting"]) == ["webhook", "alertmanager", "prometheus"]
     assert stack.resolve(None) == stack.order()
 
 
@@ -43,7 +51,7 @@ def test_unknown_components_are_named(tmp_path):
         stack.resolve(["redis", "postgress", "channel"])
     message = str(excinfo.value)
     assert "unknown component(s): postgress, channel;" in message  # channel: not in this catalog
-    assert "expected some of: postgres, redis, tansu, risk" in message
+    assert "expected some of: postgres, redis, tansu, jaeger, victorialogs, otelcol, risk" in message
 
 
 def test_a_service_that_cannot_start_is_reported_with_its_log(tmp_path, state_dir_factory):

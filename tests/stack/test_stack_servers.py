@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import os
 import pwd
+import socket
 import uuid
 from pathlib import Path
 
 import psycopg
+import pytest
 import redis
 import requests
 from kafka import KafkaConsumer, KafkaProducer
 
+from obsctl import paths
 from obsctl.run.stack import process
+from obsctl.run.stack.otelcol import Otelcol
 from obsctl.run.stack.process import ProcessRecord
-from obsctl.run.stack.wait import wait_until
+from obsctl.run.stack.wait import StackError, wait_until
 from obsctl.run.stack.webhook import Webhook
+from tests.stack.otlp import send_span_and_log
 
 # The consumer settings docs/architecture.md ("tansu") recommends for a fast group join.
 FAST_GROUP_JOIN = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 200}
@@ -137,3 +142,87 @@ def test_stop_kills_the_server_and_forgets_its_record(stack_state_dir):
     assert not Path(f"/proc/{record.pid}").exists() or not process.is_ours(record)
     assert ProcessRecord.load(webhook.run_dir, webhook.name) is None
     assert webhook.stop() is False  # nothing left to stop
+
+
+def test_jaeger_stores_otlp_traces_and_answers_by_trace_id(jaeger_server):
+    trace_id = send_span_and_log(
+        traces_to=jaeger_server.otlp_endpoint, span_attributes={"payment.id": "p-selftest"}
+    )
+    assert wait_until(lambda: jaeger_server.trace(trace_id) != [], timeout=30, interval=0.5)
+    spans = jaeger_server.trace(trace_id)
+    assert [(s.service, s.name, s.attributes["payment.id"]) for s in spans] == [
+        ("stack-selftest", "selftest request", "p-selftest")
+    ]
+    assert jaeger_server.find_trace_ids("stack-selftest", tags={"payment.id": "p-selftest"}) == [trace_id]
+    assert "stack-selftest" in jaeger_server.services()
+    # The build from the Go module embeds no UI: `/` is Jaeger's placeholder page.
+    assert "not the Jaeger UI" in requests.get(jaeger_server.url, timeout=5).text
+
+
+def test_victorialogs_stores_otlp_logs_and_answers_by_trace_id(logs_server):
+    trace_id = send_span_and_log(
+        logs_to=logs_server.otlp_endpoint,
+        message="selftest payment accepted",
+        log_fields={"payment_id": "p-selftest"},
+    )
+    assert wait_until(lambda: logs_server.trace_logs(trace_id) != [], timeout=30, interval=0.5)
+    [entry] = logs_server.trace_logs(trace_id)
+    assert entry["_msg"] == "selftest payment accepted"
+    assert entry["service.name"] == "stack-selftest"
+    assert entry["payment_id"] == "p-selftest"
+    assert entry["severity_text"] == "INFO"
+    assert len(entry["span_id"]) == 16
+
+
+def test_the_collector_runs_the_generated_local_config_into_jaeger_and_victorialogs(
+    otel_collector, jaeger_server, logs_server
+):
+    collector = otel_collector()  # collector/local.yaml as generated
+    assert collector.config_file == paths.COLLECTOR / "local.yaml"
+    trace_id = send_span_and_log(
+        traces_to=collector.url,
+        logs_to=collector.url,
+        span_attributes={"payment.id": "p-collector", "card": "4111 1111 1111 1111"},
+        message="collector selftest line",
+    )
+    assert wait_until(lambda: jaeger_server.trace(trace_id) != [], timeout=60, interval=0.5)
+    [span] = jaeger_server.trace(trace_id)
+    assert span.attributes["payment.id"] == "p-collector"
+    assert "4111" not in span.attributes["card"]  # the config's redaction ran
+    assert wait_until(lambda: logs_server.trace_logs(trace_id) != [], timeout=60, interval=0.5)
+    assert [e["_msg"] for e in logs_server.trace_logs(trace_id)] == ["collector selftest line"]
+
+    def exposed(port: int, name: str) -> bool:
+        return name in requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+
+    assert exposed(collector.metrics_port, "otelcol_receiver_accepted_spans")
+    # The span metrics connector flushes every 15 s.
+    assert wait_until(
+        lambda: exposed(collector.span_metrics_port, "traces_span_metrics_calls_total"), timeout=60
+    )
+
+
+def test_a_collector_config_without_port_placeholders_is_refused_clearly(stack_state_dir, tmp_path):
+    fixed = tmp_path / "fixed-ports.yaml"
+    fixed.write_text("receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: localhost:4318\n")
+    collector = Otelcol(stack_state_dir, name="otelcol-fixed", config_file=fixed)
+    with pytest.raises(StackError) as excinfo:
+        collector.start()
+    message = str(excinfo.value)
+    assert "OTELCOL_OTLP_HTTP_PORT, OTELCOL_HEALTH_PORT" in message
+    assert str(fixed) in message
+    assert not collector.running()
+
+
+def test_a_server_counts_as_ready_only_on_a_port_its_own_process_listens_on(stack_state_dir):
+    webhook = Webhook(stack_state_dir, name="webhook-listens")
+    webhook.start()
+    stranger = socket.create_server(("127.0.0.1", 0))  # another process's listener, as far as it knows
+    try:
+        record = ProcessRecord.load(webhook.run_dir, webhook.name)
+        assert record is not None
+        assert process.listens_on(record, webhook.port) is True
+        assert process.listens_on(record, stranger.getsockname()[1]) is False
+    finally:
+        stranger.close()
+        webhook.stop()

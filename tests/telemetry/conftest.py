@@ -1,7 +1,9 @@
-"""One instrumented local stack for the telemetry and metrics tests, exporting to an in-test OtlpSink."""
+"""One instrumented local stack for the telemetry and metrics tests: the services export through
+the stack's collector (the generated collector/local.yaml) into Jaeger and VictoriaLogs."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -9,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from obsctl.run.telemetry.otlp_sink import OtlpSink
 from tests.telemetry.stack_harness import TelemetryStack
 
 
@@ -21,20 +22,14 @@ def state_dir(prefix: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def otlp_sink() -> Iterator[OtlpSink]:
-    sink = OtlpSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture(scope="session")
-def telemetry_stack(otlp_sink: OtlpSink) -> Iterator[TelemetryStack]:
+def telemetry_stack() -> Iterator[TelemetryStack]:
     directory = state_dir("obsctl-telemetry-")
     # The `baggage` request header becomes a server-span attribute, so the tests can see what
     # baggage crossed each hop (and prove no secret is in it).
     running = TelemetryStack.start(
-        directory, otlp_sink.endpoint, OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST="baggage"
+        directory, OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST="baggage"
     )
     yield running
     running.stop()
-    shutil.rmtree(directory, ignore_errors=True)
+    if not os.environ.get("OBSCTL_KEEP_TEST_STATE"):
+        shutil.rmtree(directory, ignore_errors=True)

@@ -1,7 +1,9 @@
-"""The whole local stack under opentelemetry-instrument, exporting to an in-test OTLP receiver.
+"""The whole local stack under opentelemetry-instrument, exporting through the stack's collector
+(the generated collector/local.yaml) to Jaeger and VictoriaLogs.
 
-    running = TelemetryStack.start(state_dir, otlp_endpoint)     # services, PostgreSQL, Redis, tansu
-    running.pay(user, amount, description=...)                    # a signed payment via the gateway
+    running = TelemetryStack.start(state_dir)     # services, stores, collector, Jaeger, VictoriaLogs
+    running.pay(user, amount, description=...)    # a signed payment via the gateway
+    running.jaeger.trace(trace_id), running.logs.trace_logs(trace_id)
     running.stop()
 
 A merchant and funded users are created directly in the database (the demo seed is not needed).
@@ -22,7 +24,10 @@ import requests
 from apps.account.seed import open_account
 from apps.gateway.signing import sign
 from obsctl.run.stack.caller_env import overridden
+from obsctl.run.stack.jaeger import Jaeger
+from obsctl.run.stack.otelcol import Otelcol
 from obsctl.run.stack.stack import Stack
+from obsctl.run.stack.victorialogs import VictoriaLogs
 
 CURRENCY = "EUR"
 
@@ -30,16 +35,16 @@ CURRENCY = "EUR"
 @dataclass
 class TelemetryStack:
     stack: Stack
+    merchant_id: str
     api_key: str
     api_secret: str
     users: list[str] = field(default_factory=list)
 
     @classmethod
-    def start(cls, state_dir: Path, otlp_endpoint: str, **otel: str) -> TelemetryStack:
+    def start(cls, state_dir: Path, **otel: str) -> TelemetryStack:
         stack = Stack(state_dir)
         with overridden(
             {
-                "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
                 "OTEL_TRACES_SAMPLER": "parentbased_always_on",
                 # Many payments by one user in seconds: velocity scoring is not what these tests test.
                 "RISK_VELOCITY_MAX": "1000000",
@@ -48,13 +53,36 @@ class TelemetryStack:
             }
         ):
             try:
-                stack.up(["services"])
+                stack.up(["otelcol", "services"])
             except BaseException:
                 stack.down()
                 raise
-        running = cls(stack, api_key=f"key-{uuid.uuid4().hex}", api_secret=f"secret-{uuid.uuid4().hex}")
+        running = cls(
+            stack,
+            merchant_id=f"m-{uuid.uuid4().hex[:8]}",
+            api_key=f"key-{uuid.uuid4().hex}",
+            api_secret=f"secret-{uuid.uuid4().hex}",
+        )
         running.seed()
         return running
+
+    @property
+    def jaeger(self) -> Jaeger:
+        server = self.stack.server("jaeger")
+        assert isinstance(server, Jaeger)
+        return server
+
+    @property
+    def logs(self) -> VictoriaLogs:
+        server = self.stack.server("victorialogs")
+        assert isinstance(server, VictoriaLogs)
+        return server
+
+    @property
+    def collector(self) -> Otelcol:
+        server = self.stack.server("otelcol")
+        assert isinstance(server, Otelcol)
+        return server
 
     @property
     def dsn(self) -> str:
@@ -69,19 +97,19 @@ class TelemetryStack:
                 "INSERT INTO gateway.merchants"
                 " (merchant_id, name, api_key, api_secret, rate_limit_per_minute)"
                 " VALUES (%s, %s, %s, %s, 1000000)",
-                (
-                    f"m-{uuid.uuid4().hex[:8]}",
-                    f"merchant {uuid.uuid4().hex[:8]}",
-                    self.api_key,
-                    self.api_secret,
-                ),
+                (self.merchant_id, f"merchant {uuid.uuid4().hex[:8]}", self.api_key, self.api_secret),
             )
         self.users = [self.new_user(10_000_000) for _ in range(4)]
 
     def new_user(self, balance: int) -> str:
+        """A funded user, one of the merchant's customers (a merchant charges only its own)."""
         user = f"user-{uuid.uuid4().hex[:12]}"
         with psycopg.connect(self.dsn) as conn:
             open_account(conn, user, CURRENCY, balance)
+            conn.execute(
+                "INSERT INTO gateway.merchant_users (merchant_id, user_id) VALUES (%s, %s)",
+                (self.merchant_id, user),
+            )
         return user
 
     def signed(
@@ -89,15 +117,17 @@ class TelemetryStack:
     ) -> requests.Response:
         body = json.dumps(payload, separators=(",", ":")).encode() if payload is not None else b""
         timestamp = str(int(time.time()))
+        # The signature covers the Idempotency-Key a POST carries (docs/gateway.md).
+        idempotency_key = uuid.uuid4().hex if method == "POST" else None
         headers = {
             "Content-Type": "application/json",
             "X-Api-Key": self.api_key,
             "X-Timestamp": timestamp,
-            "X-Signature": sign(self.api_secret, timestamp, method, path, body),
-            **(extra or {}),
+            "X-Signature": sign(self.api_secret, timestamp, method, path, body, idempotency_key),
         }
-        if method == "POST":
-            headers.setdefault("Idempotency-Key", uuid.uuid4().hex)
+        if idempotency_key:
+            headers["Idempotency-Key"] = idempotency_key
+        headers.update(extra or {})
         return requests.request(
             method, self.url("gateway") + path, data=body or None, headers=headers, timeout=20
         )

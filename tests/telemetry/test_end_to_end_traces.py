@@ -1,32 +1,35 @@
-"""The whole stack under opentelemetry-instrument: one connected trace per payment, across every
-service, PostgreSQL, Redis and Kafka; logs tied to traces; no secrets anywhere in the telemetry.
+"""The whole stack under opentelemetry-instrument, through the generated collector config into
+Jaeger and VictoriaLogs: one connected trace per payment, across every service, PostgreSQL, Redis
+and Kafka, read back from Jaeger's API; the log lines of each trace from the logs backend, as the
+services wrote them; no secrets anywhere in what the backends hold.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import uuid
+from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
 import catalog
-from obsctl.run.telemetry.otlp_sink import OtlpSink, Span
+from obsctl.run.stack.jaeger import Span
 from tests.telemetry.stack_harness import TelemetryStack
 from tests.telemetry.traces import (
     assert_well_linked,
+    file_lines,
+    log_line,
+    payment_traces,
     server_span,
     services_with,
     strings_in,
-    trace_of,
     wait_for,
 )
 
 CARD_LIKE = "4111 1111 1111 1111"
 PAYMENT_ROUTE = "/v1/payments"
 REFUND_ROUTE = "/v1/payments/{payment_id}/refunds"
+SERVICES = tuple(catalog.default().services)
 
 
 @dataclass
@@ -37,21 +40,20 @@ class Traffic:
     user: str
     request_id: str
     signatures: list[str]
+    traces: dict[str, list[Span]]  # "succeeded", "declined", "refund": the complete trace
 
 
-def complete_trace(sink: OtlpSink, route: str, payment_id: str) -> list[Span] | None:
-    """The trace of the request, once the notification consumer's span has arrived in it."""
-    anchor = server_span(sink, "payment", route, payment_id)
-    if anchor is None:
-        return None
-    spans = trace_of(sink, anchor.trace_id)
-    if not any(s.service == "notification" and s.name == "notification record" for s in spans):
-        return None
-    return spans
+def complete_trace(running: TelemetryStack, route: str, payment_id: str) -> list[Span] | None:
+    """The one trace of the request in Jaeger, once the notification consumer's span is in it."""
+    found = payment_traces(running.jaeger, "payment", route, payment_id)
+    for spans in found.values():
+        if any(s.service == "notification" and s.name == "notification record" for s in spans):
+            return spans
+    return None
 
 
 @pytest.fixture(scope="module")
-def traffic(telemetry_stack: TelemetryStack, otlp_sink: OtlpSink) -> Traffic:
+def traffic(telemetry_stack: TelemetryStack) -> Traffic:
     running = telemetry_stack
     user = running.users[0]
     signatures: list[str] = []
@@ -81,38 +83,34 @@ def traffic(telemetry_stack: TelemetryStack, otlp_sink: OtlpSink) -> Traffic:
     bad = running.signed("POST", "/api/v1/payments", {"user_id": user}, extra={"X-Signature": "f" * 64})
     assert bad.status_code == 401, bad.text
     signatures.append("f" * 64)
-    traffic = Traffic(
+    traces = {}
+    for key, route, pid in (
+        ("succeeded", PAYMENT_ROUTE, ok.json()["payment_id"]),
+        ("declined", PAYMENT_ROUTE, declined.json()["payment_id"]),
+        ("refund", REFUND_ROUTE, ok.json()["payment_id"]),
+    ):
+        traces[key] = wait_for(
+            f"the complete trace of {route} {pid} in Jaeger",
+            lambda r=route, p=pid: complete_trace(running, r, p),
+        )
+    return Traffic(
         ok.json()["payment_id"],
         declined.json()["payment_id"],
         ok.json()["payment_id"],
         user,
         request_id,
         signatures,
+        traces,
     )
-    for route, pid in (
-        (PAYMENT_ROUTE, traffic.succeeded),
-        (PAYMENT_ROUTE, traffic.declined),
-        (REFUND_ROUTE, traffic.refund_of),
-    ):
-        wait_for(
-            f"the complete trace of {route} {pid}", lambda r=route, p=pid: complete_trace(otlp_sink, r, p)
-        )
-    return traffic
 
 
 def test_a_successful_payment_is_one_trace_across_every_service(
-    traffic: Traffic, otlp_sink: OtlpSink
+    traffic: Traffic, telemetry_stack: TelemetryStack
 ) -> None:
-    spans = complete_trace(otlp_sink, PAYMENT_ROUTE, traffic.succeeded)
-    assert spans is not None
-    # Every span about this payment's creation is in this one trace.
-    creation = [
-        s
-        for s in otlp_sink.spans()
-        if s.attributes.get("payment.id") == traffic.succeeded
-        and s.attributes.get("http.route") == PAYMENT_ROUTE
-    ]
-    assert {s.trace_id for s in creation} == {spans[0].trace_id}
+    spans = traffic.traces["succeeded"]
+    # Searching Jaeger for the payment's creation finds this one trace, and nothing else.
+    creation = payment_traces(telemetry_stack.jaeger, "payment", PAYMENT_ROUTE, traffic.succeeded)
+    assert list(creation) == [spans[0].trace_id]
     assert services_with(spans, "server") == set(catalog.default().reachable_from("gateway"))
     db_systems = {s.attributes.get("db.system") for s in spans if s.kind == "client"}
     assert {"postgresql", "redis"} <= db_systems
@@ -120,6 +118,8 @@ def test_a_successful_payment_is_one_trace_across_every_service(
     assert [(p.service, p.attributes.get("messaging.destination")) for p in producers] == [
         ("payment", "payments")
     ]
+    consumers = [s for s in spans if s.kind == "consumer"]
+    assert consumers and {s.service for s in consumers} == {"notification"}
     recorded = [s for s in spans if s.name == "notification record"]
     assert [(s.attributes["payment.event_type"], s.attributes["notification.result"]) for s in recorded] == [
         ("payment.succeeded", "recorded")
@@ -132,11 +132,10 @@ def test_a_successful_payment_is_one_trace_across_every_service(
     assert_well_linked(spans)
 
 
-def test_a_declined_payment_is_traced_with_its_failure_event(traffic: Traffic, otlp_sink: OtlpSink) -> None:
-    spans = complete_trace(otlp_sink, PAYMENT_ROUTE, traffic.declined)
-    assert spans is not None
+def test_a_declined_payment_is_traced_with_its_failure_event(traffic: Traffic) -> None:
+    spans = traffic.traces["declined"]
     assert {"gateway", "payment", "risk", "account"} <= services_with(spans, "server")
-    payment = server_span(otlp_sink, "payment", PAYMENT_ROUTE, traffic.declined)
+    payment = server_span(spans, "payment", PAYMENT_ROUTE, traffic.declined)
     assert payment is not None and payment.attributes["payment.status"] == "failed"
     assert payment.attributes["http.status_code"] == 402
     recorded = [s.attributes["payment.event_type"] for s in spans if s.name == "notification record"]
@@ -144,9 +143,8 @@ def test_a_declined_payment_is_traced_with_its_failure_event(traffic: Traffic, o
     assert_well_linked(spans)
 
 
-def test_a_refund_is_traced_to_its_notification(traffic: Traffic, otlp_sink: OtlpSink) -> None:
-    spans = complete_trace(otlp_sink, REFUND_ROUTE, traffic.refund_of)
-    assert spans is not None
+def test_a_refund_is_traced_to_its_notification(traffic: Traffic) -> None:
+    spans = traffic.traces["refund"]
     assert {"gateway", "payment"} <= services_with(spans, "server")
     assert [s.service for s in spans if s.kind == "producer"] == ["payment"]
     recorded = [s.attributes["payment.event_type"] for s in spans if s.name == "notification record"]
@@ -154,75 +152,86 @@ def test_a_refund_is_traced_to_its_notification(traffic: Traffic, otlp_sink: Otl
     assert_well_linked(spans)
 
 
-def test_baggage_carries_the_user_and_request_id_downstream(traffic: Traffic, otlp_sink: OtlpSink) -> None:
+def test_baggage_carries_the_user_and_request_id_downstream(traffic: Traffic) -> None:
     # The stack captures the `baggage` request header on server spans for this test (see conftest).
-    payment = server_span(otlp_sink, "payment", PAYMENT_ROUTE, traffic.succeeded)
+    spans = traffic.traces["succeeded"]
+    payment = server_span(spans, "payment", PAYMENT_ROUTE, traffic.succeeded)
     assert payment is not None
     header = " ".join(strings_in(payment.attributes.get("http.request.header.baggage")))
     items = dict(part.strip().split("=", 1) for part in header.split(",") if "=" in part)
     assert items.get("user_id") == traffic.user
     assert items.get("request_id") == traffic.request_id
-    downstream = [
-        s for s in trace_of(otlp_sink, payment.trace_id) if s.service in ("risk", "account", "channel")
-    ]
+    downstream = [s for s in spans if s.service in ("risk", "account", "channel") and s.kind == "server"]
     assert downstream and all(
         "user_id=" in " ".join(strings_in(s.attributes.get("http.request.header.baggage")))
         for s in downstream
-        if s.kind == "server"
     )
 
 
-def test_logs_carry_the_trace_and_arrive_over_otlp(
-    traffic: Traffic, telemetry_stack: TelemetryStack, otlp_sink: OtlpSink
+def test_the_logs_backend_has_each_traces_log_lines_as_the_services_wrote_them(
+    traffic: Traffic, telemetry_stack: TelemetryStack
 ) -> None:
-    lines = []
-    for raw in telemetry_stack.log_path("gateway").read_text().splitlines():
-        if raw.startswith("{"):
-            lines.append(json.loads(raw))
-    rejected = [line for line in lines if line.get("message") == "authentication failed"]
+    """For every trace of the traffic, VictoriaLogs returns (by trace id) exactly the lines the
+    services wrote to their own logs inside that trace: each once, from the service that wrote it."""
+    written = {s: file_lines(telemetry_stack.log_path(s)) for s in SERVICES}
+    rejected = [line for line in written["gateway"] if line.get("message") == "authentication failed"]
     assert rejected, "the gateway logged no rejection"
-    gateway_traces = {
-        s.trace_id: s for s in otlp_sink.spans() if s.service == "gateway" and s.kind == "server"
+    trace_ids = {spans[0].trace_id for spans in traffic.traces.values()} | {
+        line["trace_id"] for line in rejected
     }
-    for line in rejected:  # written inside a request: each line names its trace and span
-        assert re.fullmatch(r"[0-9a-f]{32}", line.get("trace_id", "")), line
-        assert re.fullmatch(r"[0-9a-f]{16}", line.get("span_id", "")), line
-        assert line["trace_id"] in gateway_traces
 
-    def exported_rejections() -> list[Any] | None:
-        found = [r for r in otlp_sink.logs() if r.service == "gateway" and r.body == "authentication failed"]
-        return found if len(found) >= len(rejected) else None
+    def in_files(trace_id: str) -> Counter[tuple[str, str]]:
+        return Counter(
+            (service, str(line.get("message")))
+            for service, lines in written.items()
+            for line in lines
+            if line.get("trace_id") == trace_id
+        )
 
-    exported = wait_for("the rejections' log records over OTLP", exported_rejections)
-    # Once each: one OTLP log handler on the root logger, not the SDK's deprecated one beside it.
-    assert sorted(r.trace_id for r in exported) == sorted(line["trace_id"] for line in rejected)
-    assert all(r.span_id for r in exported)
+    def in_backend(trace_id: str) -> Counter[tuple[str, str]]:
+        entries = telemetry_stack.logs.trace_logs(trace_id)
+        return Counter((str(e.get("service.name")), str(e.get("_msg"))) for e in entries)
+
+    expected = {trace_id: in_files(trace_id) for trace_id in trace_ids}
+    assert sum(sum(c.values()) for c in expected.values()) >= len(rejected)
+    wait_for(
+        "every trace's log lines in VictoriaLogs",
+        lambda: all(in_backend(t) == expected[t] for t in trace_ids),
+        timeout=30,
+    )
+    for line in rejected:  # written inside a request: the backend has its span id too
+        [entry] = telemetry_stack.logs.trace_logs(line["trace_id"])
+        assert entry["span_id"] == line["span_id"]
+        assert entry["service.name"] == "gateway" and entry["scope.name"] == "apps.gateway.auth"
+        assert telemetry_stack.jaeger.trace(line["trace_id"]), "the rejected request's trace is not in Jaeger"
 
 
-def test_the_agent_starts_cleanly_in_every_service(
-    traffic: Traffic, telemetry_stack: TelemetryStack, otlp_sink: OtlpSink
-) -> None:
+def test_the_agent_starts_cleanly_in_every_service(traffic: Traffic, telemetry_stack: TelemetryStack) -> None:
     """With a collector listening, the OpenTelemetry agent has nothing to warn about: no deprecated
     setting, no log handler skipped as a duplicate, no failed export. Its warnings go to whichever
     handler the root logger has when it starts: the service's log file or the OTLP export."""
-    services = tuple(catalog.default().services)
     quiet = {"", "TRACE", "DEBUG", "INFO"}
     exported = [
-        r for r in otlp_sink.logs() if r.scope.startswith("opentelemetry") and r.severity not in quiet
+        e
+        for e in telemetry_stack.logs.query("*", limit=100_000)
+        if str(e.get("scope.name", "")).startswith("opentelemetry")
+        and e.get("severity_text", "") not in quiet
     ]
-    assert not exported, f"the agent warned over OTLP: {[(r.service, r.body) for r in exported[:3]]}"
-    for service in services:
+    assert not exported, (
+        f"the agent warned over OTLP: {[(e['service.name'], e['_msg']) for e in exported[:3]]}"
+    )
+    for service in SERVICES:
         warnings = []
         for raw in telemetry_stack.log_path(service).read_text().splitlines():
-            line = json.loads(raw) if raw.startswith("{") else {"message": raw}
+            line = log_line(raw)
             from_agent = str(line.get("name", "")).startswith("opentelemetry") or "opentelemetry" in raw
             if from_agent and line.get("level", "WARNING") not in quiet:
                 warnings.append(line.get("message"))
         assert not warnings, f"{service}: the agent warned: {warnings[:3]}"
 
 
-def test_no_secret_card_data_or_signature_in_any_span_baggage_or_log(
-    traffic: Traffic, telemetry_stack: TelemetryStack, otlp_sink: OtlpSink
+def test_no_secret_card_data_or_signature_in_jaeger_the_logs_backend_or_a_service_log(
+    traffic: Traffic, telemetry_stack: TelemetryStack
 ) -> None:
     forbidden = [
         telemetry_stack.api_key,
@@ -231,14 +240,17 @@ def test_no_secret_card_data_or_signature_in_any_span_baggage_or_log(
         CARD_LIKE.replace(" ", ""),
         *traffic.signatures,
     ]
-    exported: list[str] = []
-    for span in otlp_sink.spans():
-        exported += [span.name, *strings_in(span.attributes)]
-    for record in otlp_sink.logs():
-        exported += [*strings_in(record.body), *strings_in(record.attributes)]
-    files = [telemetry_stack.log_path(s).read_text() for s in catalog.default().services]
-    assert len(exported) > 1000  # the check below looked at real telemetry
+    jaeger = telemetry_stack.jaeger
+    stored: list[str] = []
+    trace_ids = {t for service in SERVICES for t in jaeger.find_trace_ids(service, limit=1000)}
+    for trace_id in trace_ids:
+        for span in jaeger.trace(trace_id):
+            stored += [span.name, *strings_in(span.attributes), *strings_in(list(span.events))]
+    for entry in telemetry_stack.logs.query("*", limit=100_000):
+        stored += list(strings_in(entry))
+    files = [telemetry_stack.log_path(s).read_text() for s in SERVICES]
+    assert len(stored) > 1000  # the check below looked at real telemetry
     for secret in forbidden:
-        leaks = [value for value in exported if secret in value]
-        assert not leaks, f"{secret[:6]}... found in exported telemetry: {leaks[:3]}"
+        leaks = [value for value in stored if secret in value]
+        assert not leaks, f"{secret[:6]}... found in Jaeger or VictoriaLogs: {leaks[:3]}"
         assert not any(secret in text for text in files), f"{secret[:6]}... found in a service log"

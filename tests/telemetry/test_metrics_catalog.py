@@ -7,6 +7,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 import catalog
+from obsctl.run import internal_secret
 from tests.services.service_harness import catalog_shape, exposed_shape
 from tests.telemetry.stack_harness import TelemetryStack
 from tests.telemetry.traces import wait_for
@@ -26,9 +27,10 @@ def after_traffic(telemetry_stack: TelemetryStack) -> TelemetryStack:
     # The notification consumer has recorded this payment's events (not merely some event: the
     # declined payment's may arrive first).
     notifications = f"{running.url('notification')}/v1/notifications/{paid.json()['payment_id']}"
+    operator = internal_secret.operator_auth(running.stack.state_dir)  # internal APIs take signed calls
     wait_for(
         "the notification service to record the payment's events",
-        lambda: requests.get(notifications, timeout=5).status_code == 200,
+        lambda: requests.get(notifications, auth=operator, timeout=5).status_code == 200,
     )
     return running
 

@@ -1,13 +1,16 @@
-"""Reading what the OtlpSink received: traces by id, the checks a well-formed trace passes."""
+"""Reading what reached Jaeger and VictoriaLogs: traces by payment, the checks a well-formed trace
+passes, the log lines of a trace in the services' own log files."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
-from obsctl.run.telemetry.otlp_sink import OtlpSink, Span
+from obsctl.run.stack.jaeger import Jaeger, Span
 
 
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
@@ -25,20 +28,28 @@ def route_template(route: str) -> str:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", route)
 
 
-def trace_of(sink: OtlpSink, trace_id: str) -> list[Span]:
-    return [s for s in sink.spans() if s.trace_id == trace_id]
+def is_server_span(span: Span, service: str, route: str, payment_id: str) -> bool:
+    return (
+        span.service == service
+        and span.kind == "server"
+        and route_template(str(span.attributes.get("http.route"))) == route
+        and span.attributes.get("payment.id") == payment_id
+    )
 
 
-def server_span(sink: OtlpSink, service: str, route: str, payment_id: str) -> Span | None:
-    for span in sink.spans():
-        if (
-            span.service == service
-            and span.kind == "server"
-            and route_template(str(span.attributes.get("http.route"))) == route
-            and span.attributes.get("payment.id") == payment_id
-        ):
-            return span
-    return None
+def server_span(spans: Iterable[Span], service: str, route: str, payment_id: str) -> Span | None:
+    return next((s for s in spans if is_server_span(s, service, route, payment_id)), None)
+
+
+def payment_traces(jaeger: Jaeger, service: str, route: str, payment_id: str) -> dict[str, list[Span]]:
+    """Every trace in Jaeger with a server span of `service` for `route` about the payment, by id:
+    found the way a person would, by searching the payment id."""
+    found = {}
+    for trace_id in jaeger.find_trace_ids(service, tags={"payment.id": payment_id}, limit=50):
+        spans = jaeger.trace(trace_id)
+        if server_span(spans, service, route, payment_id) is not None:
+            found[trace_id] = spans
+    return found
 
 
 def services_with(spans: Iterable[Span], kind: str) -> set[str]:
@@ -65,6 +76,20 @@ def assert_well_linked(spans: list[Span]) -> None:
             assert parent.kind == "producer" and parent.service == "payment", (span, parent)
         if span.kind == "client":
             assert parent.service == span.service, (span, parent)
+
+
+def log_line(raw: str) -> dict[str, Any]:
+    """One line of a service's log file: its JSON fields, or {"message": raw} for a plain line."""
+    try:
+        parsed = json.loads(raw) if raw.startswith("{") else None
+    except json.JSONDecodeError:
+        parsed = None
+    return parsed if isinstance(parsed, dict) else {"message": raw}
+
+
+def file_lines(log: Path) -> list[dict[str, Any]]:
+    """The JSON lines a service wrote to its log file (its stderr)."""
+    return [log_line(raw) for raw in log.read_text().splitlines() if raw.startswith("{")]
 
 
 def strings_in(value: Any) -> Iterable[str]:

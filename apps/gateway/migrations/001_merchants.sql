@@ -11,7 +11,7 @@ CREATE TABLE gateway.merchants (
     created_at            timestamptz NOT NULL DEFAULT now()
 );
 
--- The users whose balances a merchant may read: its own customers (seeded for it, or paid by it).
+-- A merchant's customers: the only users it may charge or whose balances it may read.
 CREATE TABLE gateway.merchant_users (
     merchant_id text NOT NULL REFERENCES gateway.merchants (merchant_id) ON DELETE CASCADE,
     user_id     text NOT NULL,

@@ -57,6 +57,9 @@ seccompProfile:
 {{- define "pp.merchantSecret" -}}
 {{- default (printf "%s-merchant-keys" (include "pp.fullname" .)) .Values.secrets.merchantKeys.existingSecret -}}
 {{- end -}}
+{{- define "pp.internalAuthSecret" -}}
+{{- default (printf "%s-internal-auth" (include "pp.fullname" .)) .Values.secrets.internalAuth.existingSecret -}}
+{{- end -}}
 {{- define "pp.grafanaSecret" -}}
 {{- default (printf "%s-grafana" (include "pp.fullname" .)) .Values.secrets.grafana.existingSecret -}}
 {{- end -}}
@@ -168,6 +171,11 @@ signal (see docs/telemetry.md); probes and scrapes are not traced. Same values a
 {{/* Environment of the collector: the pod's identity and the backends' endpoints. */}}
 {{- define "pp.collectorEnv" -}}
 {{- $fullname := include "pp.fullname" . -}}
+{{- range .Values.collector.extraEnv }}
+{{- if eq (toString .name) "MY_POD_IP" }}
+{{- fail "collector.extraEnv must not set MY_POD_IP: the collector's listeners bind to it, and it comes from status.podIP" }}
+{{- end }}
+{{- end }}
 - name: MY_POD_IP
   valueFrom: {fieldRef: {fieldPath: status.podIP}}
 - name: K8S_POD_NAME
@@ -180,9 +188,12 @@ signal (see docs/telemetry.md); probes and scrapes are not traced. Same values a
   value: {{ printf "%dMiB" (div (mul (include "pp.memMiB" .Values.collector.resources.limits.memory | int) 8) 10) | quote }}
 - name: JAEGER_OTLP_ENDPOINT
   value: {{ ternary (printf "%s-jaeger:4317" $fullname) .Values.collector.jaegerEndpoint .Values.jaeger.enabled | quote }}
-{{- with .Values.collector.logsEndpoint }}
-- name: LOKI_OTLP_ENDPOINT
-  value: {{ . | quote }}
+{{- if .Values.victorialogs.enabled }}
+- name: OTLP_LOGS_ENDPOINT
+  value: {{ printf "http://%s-victorialogs:9428/insert/opentelemetry/v1/logs" $fullname | quote }}
+{{- else if .Values.collector.logsEndpoint }}
+- name: OTLP_LOGS_ENDPOINT
+  value: {{ .Values.collector.logsEndpoint | quote }}
 {{- end }}
 {{- with .Values.collector.extraEnv }}
 {{ toYaml . }}
@@ -309,4 +320,66 @@ dashboards.yaml: |
       allowUiUpdates: false
       options:
         path: /var/lib/grafana-dashboards
+{{- end -}}
+
+{{/* NetworkPolicy peer: the pods of one component of this release. Call with (dict "ctx" $ "component" name). */}}
+{{- define "pp.npPeer" -}}
+- podSelector:
+    matchLabels:
+      {{- include "pp.selectorLabels" . | nindent 6 }}
+{{- end -}}
+
+{{/* NetworkPolicy egress rule: name resolution, wherever the cluster's DNS runs (a node-local
+cache included). */}}
+{{- define "pp.npDns" -}}
+- ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
+{{- end -}}
+
+{{/* NetworkPolicy egress rule: the Kubernetes API server (pod discovery, pod metadata). Its address
+is the cluster's, not a pod's, so only the ports are fixed. */}}
+{{- define "pp.npKubernetesApi" -}}
+- ports: [{protocol: TCP, port: 443}, {protocol: TCP, port: 6443}]
+{{- end -}}
+
+{{/* NetworkPolicy egress rule to a data store: our pod when the chart runs it, else the external
+store's port (its address is outside the cluster). Call with (dict "ctx" $ "store" "database"). */}}
+{{- define "pp.npStore" -}}
+{{- $v := .ctx.Values -}}
+{{- if eq .store "database" -}}
+{{- if $v.postgresql.enabled -}}
+- ports: [{protocol: TCP, port: 5432}]
+  to:
+    {{- include "pp.npPeer" (dict "ctx" .ctx "component" "postgresql") | nindent 4 }}
+{{- else -}}
+- ports: [{protocol: TCP, port: {{ $v.externalDatabase.port }}}]
+{{- end -}}
+{{- else if eq .store "redis" -}}
+{{- if $v.redis.enabled -}}
+- ports: [{protocol: TCP, port: 6379}]
+  to:
+    {{- include "pp.npPeer" (dict "ctx" .ctx "component" "redis") | nindent 4 }}
+{{- else -}}
+- ports: [{protocol: TCP, port: {{ include "pp.endpointPort" (include "pp.redisUrl" .ctx) | default "6379" }}}]
+{{- end -}}
+{{- else if eq .store "kafka" -}}
+{{- if $v.kafka.enabled -}}
+- ports: [{protocol: TCP, port: 9092}]
+  to:
+    {{- include "pp.npPeer" (dict "ctx" .ctx "component" "kafka") | nindent 4 }}
+{{- else -}}
+- ports:
+  {{- range $broker := splitList "," (include "pp.kafkaBootstrap" .ctx) }}
+    - {protocol: TCP, port: {{ include "pp.endpointPort" (trim $broker) | default "9092" }}}
+  {{- end }}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The port of an endpoint given as a URL or host:port: its explicit port, else the scheme's
+(443 for https, 80 for http), else nothing (the caller's default). */}}
+{{- define "pp.endpointPort" -}}
+{{- $rest := regexReplaceAll "^[a-zA-Z][a-zA-Z0-9+.-]*://" . "" -}}
+{{- $hostport := regexReplaceAll "[/?#].*$" $rest "" -}}
+{{- $port := regexFind ":[0-9]+$" $hostport -}}
+{{- if $port -}}{{ trimPrefix ":" $port }}{{- else if hasPrefix "https://" . -}}443{{- else if hasPrefix "http://" . -}}80{{- end -}}
 {{- end -}}

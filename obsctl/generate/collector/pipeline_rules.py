@@ -1,4 +1,6 @@
-"""Pipeline rules every generated collector config must follow (beyond key validity).
+"""Our pipeline policies, which the collector cannot check: it runs any valid pipeline, in any
+order. `otelcol validate` answers whether a config is valid (component types, keys, values, OTTL,
+signals, connectors, undefined references); these rules answer whether it is ours (docs/collector.md).
 
 Each rule is a function config -> problems, so a failure names the rule, the pipeline and the
 component. `check_pipelines` runs them all; `kubernetes=True` adds the bind-address rule.
@@ -6,10 +8,9 @@ component. `check_pipelines` runs them all; `kubernetes=True` adds the bind-addr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
-
-from obsctl.generate.collector.table import ENV_PLACEHOLDER, Table, component_type
 
 SIGNALS = ("traces", "metrics", "logs")
 # Processors that read the incoming request (the client address k8s_attributes associates pods
@@ -17,6 +18,26 @@ SIGNALS = ("traces", "metrics", "logs")
 NEED_REQUEST_CONTEXT = ("k8s_attributes",)
 BEFORE_SAMPLING = ("k8s_attributes", "resource_detection", "transform")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "[::]", "")
+# Exporters that Prometheus scrapes: nothing to retry, queue or batch.
+PULL_EXPORTERS = ("prometheus",)
+# Names the release still loads as deprecated aliases (silently, for `otelcol validate`): we write
+# the current ones (docs/collector.md, "Component names of the pinned release").
+DEPRECATED_ALIASES = {
+    "exporters": {"otlp": "otlp_grpc", "otlphttp": "otlp_http"},
+    "processors": {"k8sattributes": "k8s_attributes", "resourcedetection": "resource_detection"},
+    "connectors": {"spanmetrics": "span_metrics"},
+}
+# The pod-IP placeholder a kubernetes listener must use, with the default it falls back to.
+POD_IP_PLACEHOLDER = re.compile(r"^\$\{env:MY_POD_IP(?::-(?P<default>[^}]*))?\}$")
+
+
+def component_type(component_id: str) -> str:
+    """`otlp_http/logs` -> `otlp_http`."""
+    return component_id.split("/", 1)[0]
+
+
+def _push(exporter_id: str) -> bool:
+    return component_type(exporter_id) not in PULL_EXPORTERS
 
 
 def _pipelines(config: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
@@ -36,64 +57,34 @@ def _connectors(config: dict[str, Any]) -> set[str]:
 
 
 def defined_and_used(config: dict[str, Any]) -> list[str]:
+    """Nothing defined that no pipeline uses, no extension defined and not enabled: the collector
+    accepts both silently."""
     problems = []
-    pipes = _pipelines(config)
     connectors = _connectors(config)
     used: dict[str, set[str]] = {
         kind: set() for kind in ("receivers", "processors", "exporters", "connectors")
     }
-    for pid, p in pipes.items():
-        if _signal(pid) not in SIGNALS:
-            problems.append(f"service.pipelines.{pid}: unknown signal (expected one of {', '.join(SIGNALS)})")
-        if not p["receivers"] or not p["exporters"]:
-            problems.append(f"service.pipelines.{pid}: needs at least one receiver and one exporter")
+    for p in _pipelines(config).values():
         for part in ("receivers", "processors", "exporters"):
             for cid in p[part]:
-                kind = "connectors" if part != "processors" and cid in connectors else part
-                if cid not in (config.get(kind) or {}):
-                    problems.append(f"service.pipelines.{pid}.{part}: '{cid}' is not defined under {part}")
-                used[kind].add(cid)
+                used["connectors" if part != "processors" and cid in connectors else part].add(cid)
     for kind, names in used.items():
-        for cid in (config.get(kind) or {}).keys() - names:
+        for cid in sorted((config.get(kind) or {}).keys() - names):
             problems.append(f"{kind}.{cid}: defined but used in no pipeline")
     extensions = set((config.get("extensions") or {}).keys())
     enabled = set((config.get("service") or {}).get("extensions") or [])
     for cid in sorted(extensions - enabled):
         problems.append(f"extensions.{cid}: defined but not enabled in service.extensions")
-    for cid in sorted(enabled - extensions):
-        problems.append(f"service.extensions: '{cid}' is not defined under extensions")
     return problems
 
 
-def connectors_join_pipelines(config: dict[str, Any], table: Table) -> list[str]:
+def current_component_names(config: dict[str, Any]) -> list[str]:
     problems = []
-    pipes = _pipelines(config)
-    for cid in sorted(_connectors(config)):
-        as_exporter = [pid for pid, p in pipes.items() if cid in p["exporters"]]
-        as_receiver = [pid for pid, p in pipes.items() if cid in p["receivers"]]
-        if not as_exporter or not as_receiver:
-            problems.append(
-                f"connectors.{cid}: must be an exporter in one pipeline and a receiver in another "
-                f"(exporter in {as_exporter or 'none'}, receiver in {as_receiver or 'none'})"
-            )
-            continue
-        for pid in set(as_exporter) & set(as_receiver):
-            problems.append(f"connectors.{cid}: exporter and receiver of the same pipeline {pid} (a loop)")
-        spec = table.spec("connectors", component_type(cid)) or {}
-        sources, targets = spec.get("from", []), spec.get("to", [])
-        for pid in as_exporter:
-            if _signal(pid) not in sources:
-                problems.append(
-                    f"connectors.{cid}: cannot take {_signal(pid)} (pipeline {pid}); takes {sources}"
-                )
-        for pid in as_receiver:
-            if targets == "same":
-                if {_signal(e) for e in as_exporter} != {_signal(pid)}:
-                    problems.append(f"connectors.{cid}: forwards between different signals ({pid})")
-            elif _signal(pid) not in targets:
-                problems.append(
-                    f"connectors.{cid}: cannot emit {_signal(pid)} (pipeline {pid}); emits {targets}"
-                )
+    for kind, aliases in DEPRECATED_ALIASES.items():
+        for cid in config.get(kind) or {}:
+            new = aliases.get(component_type(cid))
+            if new:
+                problems.append(f"{kind}.{cid}: {component_type(cid)!r} is a deprecated alias; use {new!r}")
     return problems
 
 
@@ -183,7 +174,7 @@ def redaction_before_export(config: dict[str, Any]) -> list[str]:
     return problems
 
 
-def batching_last(config: dict[str, Any], table: Table) -> list[str]:
+def batching_last(config: dict[str, Any]) -> list[str]:
     problems = []
     exporters = config.get("exporters") or {}
     for pid, p in _pipelines(config).items():
@@ -191,8 +182,7 @@ def batching_last(config: dict[str, Any], table: Table) -> list[str]:
         if "batch" in types and types[-1] != "batch":
             problems.append(f"service.pipelines.{pid}: the batch processor must be last")
         for eid in p["exporters"]:
-            spec = table.spec("exporters", component_type(eid))
-            if not spec or not spec.get("push"):
+            if eid in _connectors(config) or not _push(eid):
                 continue
             in_queue = ((exporters.get(eid) or {}).get("sending_queue") or {}).get("batch") is not None
             if not in_queue and (not types or types[-1] != "batch"):
@@ -203,11 +193,10 @@ def batching_last(config: dict[str, Any], table: Table) -> list[str]:
     return problems
 
 
-def exporters_retry_and_queue(config: dict[str, Any], table: Table) -> list[str]:
+def exporters_retry_and_queue(config: dict[str, Any]) -> list[str]:
     problems = []
     for eid, body in (config.get("exporters") or {}).items():
-        spec = table.spec("exporters", component_type(eid))
-        if not spec or not spec.get("push"):
+        if not _push(eid):
             continue  # pull exporters (prometheus) have nothing to retry or queue
         body = body or {}
         for key in ("retry_on_failure", "sending_queue"):
@@ -257,26 +246,36 @@ def _listen_addresses(config: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def no_wildcard_bind(config: dict[str, Any]) -> list[str]:
-    """Kubernetes: listen on the pod IP, never on every interface (0.0.0.0, ::, or an empty host)."""
+    """Kubernetes: listen on the pod IP, never on every interface (0.0.0.0, ::, or an empty host),
+    not even when MY_POD_IP is unset: the placeholder needs a default that is not a wildcard (an
+    unset variable without a default expands to an empty host)."""
     problems = []
     for where, address in _listen_addresses(config):
         host = address.rsplit(":", 1)[0] if ":" in address else address
-        if host in WILDCARD_HOSTS or host == "0.0.0.0":
-            problems.append(f"{where}: binds every interface ({address!r}); use ${{env:MY_POD_IP}}")
-        elif not ENV_PLACEHOLDER.match(host):
-            problems.append(f"{where}: expected the pod IP placeholder ${{env:MY_POD_IP}}, got {host!r}")
+        placeholder = POD_IP_PLACEHOLDER.match(host)
+        if host in WILDCARD_HOSTS:
+            problems.append(
+                f"{where}: binds every interface ({address!r}); use the pod IP, ${{env:MY_POD_IP}}"
+            )
+        elif placeholder is None:
+            problems.append(f"{where}: expected the pod IP placeholder ${{env:MY_POD_IP:-...}}, got {host!r}")
+        elif placeholder["default"] is None or placeholder["default"] in WILDCARD_HOSTS:
+            problems.append(
+                f"{where}: {host} binds every interface when MY_POD_IP is unset; give it a default "
+                "that cannot be bound (environments.kubernetes.listen_host)"
+            )
     return problems
 
 
-def check_pipelines(config: dict[str, Any], table: Table, *, kubernetes: bool) -> list[str]:
+def check_pipelines(config: dict[str, Any], *, kubernetes: bool) -> list[str]:
     problems = (
         defined_and_used(config)
-        + connectors_join_pipelines(config, table)
+        + current_component_names(config)
         + memory_limiter_first(config)
         + sampling_order(config)
         + redaction_before_export(config)
-        + batching_last(config, table)
-        + exporters_retry_and_queue(config, table)
+        + batching_last(config)
+        + exporters_retry_and_queue(config)
         + health_check_enabled(config)
         + self_telemetry_scrapable(config)
     )

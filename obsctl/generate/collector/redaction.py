@@ -28,8 +28,9 @@ def _map_statements(rules: Redaction, target: str) -> list[str]:
         f'replace_all_patterns({target}, "value", {ottl_string(r.pattern)}, {ottl_string(r.replacement)})'
         for r in rules.mask_values
     ]
-    # The whole match is captured as group 1 and hashed, so the result is sha256(match) whichever
-    # of the documented readings of the optional function argument the release implements.
+    # The whole match is captured as group 1 and `$1` is the replacement the function receives:
+    # the release hashes the expanded replacement of each match and formats it with the last
+    # argument, so every match becomes <prefix><sha256 hex of the match>.
     out += [
         f'replace_all_patterns({target}, "value", {ottl_string("(" + r.pattern + ")")}, "$1", SHA256, '
         f"{ottl_string(r.prefix + '%s')})"
@@ -55,20 +56,21 @@ def _body_statements(rules: Redaction, target: str) -> list[str]:
 def transform_processor(rules: Redaction) -> dict[str, Any]:
     """The transform processor config that applies every rule to traces and logs."""
 
-    # Context-inferred groups (the form the transform processor documents since v0.120): every path
-    # carries its context prefix (span., spanevent., log.) and each group holds one context only, so
-    # the inferred context is unambiguous and span statements never run once per span event.
-    def group(statements: list[str]) -> dict[str, Any]:
-        return {"statements": [confmap_escape(s) for s in statements]}
+    # One group per context, the context named: the release cannot infer it for these statements
+    # (the function argument SHA256 parses as an enum symbol, which no context defines: "inferred
+    # context "span" does not support the enum symbol "SHA256""), and a named context also keeps
+    # span statements from running once per span event. Paths still carry their context prefix.
+    def group(context: str, statements: list[str]) -> dict[str, Any]:
+        return {"context": context, "statements": [confmap_escape(s) for s in statements]}
 
     return {
         # A statement that cannot apply (a non-string body, say) is skipped, never drops data.
         "error_mode": "ignore",
         "trace_statements": [
-            group(_map_statements(rules, "span.attributes")),
-            group(_map_statements(rules, "spanevent.attributes")),
+            group("span", _map_statements(rules, "span.attributes")),
+            group("spanevent", _map_statements(rules, "spanevent.attributes")),
         ],
         "log_statements": [
-            group(_map_statements(rules, "log.attributes") + _body_statements(rules, "log.body")),
+            group("log", _map_statements(rules, "log.attributes") + _body_statements(rules, "log.body")),
         ],
     }

@@ -6,6 +6,9 @@ pipelines); what differs between environments (enrichment, exporters, tail sampl
 turns it into the committed YAML with the generated-file header. Component names are those of the
 pinned release (snake_case where the release renamed them: k8s_attributes, resource_detection,
 span_metrics, otlp_grpc, otlp_http); docs/collector.md explains every choice.
+
+Locally every port is an `${env:<variable>:-<port>}` placeholder (environments.local.port_variables),
+so the same file runs on free ports; in Kubernetes the ports are fixed (the chart's container ports).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import yaml
 from obsctl import paths
 from obsctl.generate.collector import redaction
 from obsctl.generate.collector.source import CollectorSource
-from obsctl.generate.sources.collector import Export, KubernetesEnvironment, LocalEnvironment
+from obsctl.generate.sources.collector import Export, KubernetesEnvironment, LocalEnvironment, Ports
 
 # Span-metric histogram buckets (seconds unit); the latency SLO's threshold is always added so the
 # span-derived histogram can answer the same question as the SLO.
@@ -57,8 +60,30 @@ def _push_exporter_common(export: Export) -> dict[str, Any]:
     }
 
 
-def _otlp_receiver(host: str, source: CollectorSource) -> dict[str, Any]:
-    ports = source.file.ports
+@dataclass(frozen=True)
+class _Ports:
+    """What each listener's port is written as in the config."""
+
+    otlp_grpc: int | str
+    otlp_http: int | str
+    span_metrics: int | str
+    self_metrics: int | str
+    health_check: int | str
+
+
+def _fixed_ports(ports: Ports) -> _Ports:
+    return _Ports(**ports.model_dump())
+
+
+def _ports_from_env(ports: Ports, env: LocalEnvironment) -> _Ports:
+    """`${env:<variable>:-<port>}` for every port: the variable overrides, the port is the default."""
+    variables = env.port_variables.model_dump()
+    return _Ports(
+        **{name: f"${{env:{variables[name]}:-{port}}}" for name, port in ports.model_dump().items()}
+    )
+
+
+def _otlp_receiver(host: str, ports: _Ports) -> dict[str, Any]:
     return {
         "protocols": {
             "grpc": {"endpoint": f"{host}:{ports.otlp_grpc}"},
@@ -80,23 +105,21 @@ def _span_metrics(source: CollectorSource) -> dict[str, Any]:
     }
 
 
-def _prometheus_exporter(host: str, source: CollectorSource) -> dict[str, Any]:
+def _prometheus_exporter(host: str, ports: _Ports) -> dict[str, Any]:
     return {
-        "endpoint": f"{host}:{source.file.ports.span_metrics}",
+        "endpoint": f"{host}:{ports.span_metrics}",
         "metric_expiration": "5m",
         "enable_open_metrics": True,
         "resource_to_telemetry_conversion": {"enabled": False},
     }
 
 
-def _telemetry(host: str, source: CollectorSource) -> dict[str, Any]:
+def _telemetry(host: str, ports: _Ports) -> dict[str, Any]:
     return {
         "logs": {"level": "info", "encoding": "json"},
         "metrics": {
             "level": "detailed",
-            "readers": [
-                {"pull": {"exporter": {"prometheus": {"host": host, "port": source.file.ports.self_metrics}}}}
-            ],
+            "readers": [{"pull": {"exporter": {"prometheus": {"host": host, "port": ports.self_metrics}}}}],
         },
     }
 
@@ -152,6 +175,8 @@ class _Shape:
 
     # Its section of collector.yaml: listen_host, memory (memory_limiter's limits), endpoints.
     environment: LocalEnvironment | KubernetesEnvironment
+    # The port of every listener: a number, or an ${env:...} placeholder with the number as default.
+    ports: _Ports
     # Processors that enrich every signal, run after memory_limiter and before resource detection.
     enrich: dict[str, Any]
     push_exporters: dict[str, Any]
@@ -163,6 +188,7 @@ class _Shape:
 
 def _config(source: CollectorSource, shape: _Shape) -> dict[str, Any]:
     host = shape.environment.listen_host
+    ports = shape.ports
     intake = ["memory_limiter", *shape.enrich, "resource_detection", "transform/redact"]
     processors: dict[str, Any] = {
         "memory_limiter": {"check_interval": "1s", **shape.environment.memory.model_dump()},
@@ -174,7 +200,7 @@ def _config(source: CollectorSource, shape: _Shape) -> dict[str, Any]:
     traces: dict[str, Any] = {
         "traces": {
             "receivers": ["otlp"],
-            "processors": intake,
+            "processors": list(intake),
             "exporters": ["span_metrics", shape.traces_to],
         }
     }
@@ -185,7 +211,7 @@ def _config(source: CollectorSource, shape: _Shape) -> dict[str, Any]:
             # Every span, enriched and redacted, feeds the span metrics and then the sampler.
             "traces": {
                 "receivers": ["otlp"],
-                "processors": intake,
+                "processors": list(intake),
                 "exporters": ["span_metrics", "forward/sampling"],
             },
             "traces/sampled": {
@@ -195,14 +221,14 @@ def _config(source: CollectorSource, shape: _Shape) -> dict[str, Any]:
             },
         }
     return {
-        "extensions": {"health_check": {"endpoint": f"{host}:{source.file.ports.health_check}"}},
-        "receivers": {"otlp": _otlp_receiver(host, source)},
+        "extensions": {"health_check": {"endpoint": f"{host}:{ports.health_check}"}},
+        "receivers": {"otlp": _otlp_receiver(host, ports)},
         "processors": processors,
         "connectors": connectors,
-        "exporters": {**shape.push_exporters, "prometheus": _prometheus_exporter(host, source)},
+        "exporters": {**shape.push_exporters, "prometheus": _prometheus_exporter(host, ports)},
         "service": {
             "extensions": ["health_check"],
-            "telemetry": _telemetry(host, source),
+            "telemetry": _telemetry(host, ports),
             "pipelines": {
                 **traces,
                 "metrics/spans": {
@@ -210,24 +236,29 @@ def _config(source: CollectorSource, shape: _Shape) -> dict[str, Any]:
                     "processors": ["memory_limiter"],
                     "exporters": ["prometheus"],
                 },
-                "logs": {"receivers": ["otlp"], "processors": intake, "exporters": [shape.logs_to]},
+                "logs": {"receivers": ["otlp"], "processors": list(intake), "exporters": [shape.logs_to]},
             },
         },
     }
 
 
 def local(source: CollectorSource) -> dict[str, Any]:
-    """One collector beside the services, every span and log to one OTLP backend, unsampled."""
+    """One collector beside the services, unsampled: traces to Jaeger and logs to the logs backend
+    (both OTLP/HTTP), every port overridable from the environment."""
     env = source.file.environments.local
-    backend = {"endpoint": env.backend_endpoint, **_push_exporter_common(source.file.export)}
+    common = _push_exporter_common(source.file.export)
     return _config(
         source,
         _Shape(
             environment=env,
+            ports=_ports_from_env(source.file.ports, env),
             enrich={},
-            push_exporters={"otlp_http/backend": backend},
-            traces_to="otlp_http/backend",
-            logs_to="otlp_http/backend",
+            push_exporters={
+                "otlp_http/jaeger": {"traces_endpoint": env.traces_endpoint, **common},
+                "otlp_http/logs": {"logs_endpoint": env.logs_endpoint, **common},
+            },
+            traces_to="otlp_http/jaeger",
+            logs_to="otlp_http/logs",
             tail_sampled=False,
         ),
     )
@@ -242,10 +273,11 @@ def kubernetes(source: CollectorSource) -> dict[str, Any]:
         source,
         _Shape(
             environment=env,
+            ports=_fixed_ports(source.file.ports),
             enrich={"k8s_attributes": _k8s_attributes()},
             push_exporters={
                 "otlp_grpc/jaeger": {"endpoint": env.jaeger_endpoint, "tls": {"insecure": True}, **common},
-                "otlp_http/logs": {"endpoint": env.logs_endpoint, **common},
+                "otlp_http/logs": {"logs_endpoint": env.logs_endpoint, **common},
             },
             traces_to="otlp_grpc/jaeger",
             logs_to="otlp_http/logs",
@@ -267,8 +299,8 @@ class _NoAliasDumper(yaml.SafeDumper):
 def dump(config: dict[str, Any], environment: str, source: CollectorSource) -> str:
     header = (
         f"# {paths.GENERATED_HEADER}\n"
-        f"# OpenTelemetry Collector ({environment}) for "
-        f"opentelemetry-collector-contrib {source.file.release}.\n"
+        f"# OpenTelemetry Collector config ({environment}) for "
+        f"collector release {source.release} (the otelcol pin in tools/versions.yaml).\n"
         "# Sources: observability/collector.yaml and the latency SLO it names (sampling.tail.latency_slo).\n"
         "# Pipelines explained in docs/collector.md.\n"
     )

@@ -1,8 +1,10 @@
 """What the collector generator renders from: observability/collector.yaml, with the tail-sampling
-latency threshold resolved through the SLO loader.
+latency threshold resolved through the SLO loader and the release read from the tool table.
 
 The collector file names the latency SLO (sampling.tail.latency_slo, a sloth_id); its threshold is
 that SLO's `latency_threshold_seconds` (obsctl/generate/slo/model.py), so it is never typed twice.
+The release the configs are written for is the version of the `otelcol` tool in tools/versions.yaml:
+the collector distribution that `make setup` builds and `make check` validates them with.
 """
 
 from __future__ import annotations
@@ -10,20 +12,30 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from obsctl import paths
+from obsctl import paths, tools
 from obsctl.errors import ObsctlError, Problem, StrictModel
 from obsctl.generate.slo import load as slo_load
 from obsctl.generate.sources import collector as collector_file
 from obsctl.generate.sources.collector import CollectorFile
 
 LATENCY_SLO_FIELD = "sampling.tail.latency_slo"
+# The entry of tools/versions.yaml that pins the collector release.
+COLLECTOR_TOOL = "otelcol"
 
 
 class CollectorSource(StrictModel):
-    """Everything the generator needs: the collector file, and the latency threshold it refers to."""
+    """Everything the generator needs: the collector file, the latency threshold it refers to, and
+    the collector release (`v0.161.0`)."""
 
     file: CollectorFile
     latency_threshold_ms: int
+    release: str
+
+
+def release() -> str:
+    """The pinned collector release, `v<version>` of the otelcol tool in tools/versions.yaml."""
+    version = tools.load_table()[COLLECTOR_TOOL].version
+    return version if version.startswith("v") else f"v{version}"
 
 
 def latency_threshold_ms(file: CollectorFile, source: Path, slos: Path | None = None) -> int:
@@ -69,4 +81,6 @@ def load(source: Path | None = None, slos: Path | None = None) -> CollectorSourc
     latency SLO (from observability/slos/ unless `slos`)."""
     path = source or paths.COLLECTOR_SOURCE
     file = collector_file.load(path)
-    return CollectorSource(file=file, latency_threshold_ms=latency_threshold_ms(file, path, slos))
+    return CollectorSource(
+        file=file, latency_threshold_ms=latency_threshold_ms(file, path, slos), release=release()
+    )

@@ -81,7 +81,7 @@ def generate(slo_dir: Path | None = None) -> dict[str, str]:
                 comment=f"promtool tests: SLO {slo.id} tickets at 2x its budget, stays quiet at half of it.",
             )
     files[ABSENT_FILE] = dump(
-        {"groups": [{"name": "slo-sli-absent", "rules": [slo_rules.absent_alert(opts)]}]},
+        {"groups": [{"name": slo_rules.ABSENT_GROUP, "rules": [slo_rules.absent_alert(opts, slos)]}]},
         comment="One alert for every SLO whose SLI has no series.",
     )
     files[SERVICE_ALERTS_FILE] = dump(

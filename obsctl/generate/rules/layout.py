@@ -44,7 +44,8 @@ def slo_test_files(root: Path | None = None) -> list[Path]:
 
 
 def promtool_test_files(root: Path | None = None) -> list[Path]:
-    """The hand-written promtool tests of the service alerts (tests/rules/promtool/*.yml), sorted."""
+    """The hand-written promtool tests (tests/rules/promtool/*.yml), sorted: the service alerts', and
+    an SLO's where the generated tests cannot show a case (bucket bounds as the service exposes them)."""
     return _yml(PROMTOOL_TESTS_DIR, root)
 
 

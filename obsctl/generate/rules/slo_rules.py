@@ -1,7 +1,11 @@
 """SLO recording rules and multi-window multi-burn-rate alerts, Sloth-compatible.
 
-Per SLO, as Sloth: 8 SLI recordings (7 alert windows + the period), 7 metadata recordings and
-2 alerts (page, ticket), with Sloth's metric names and labels so Sloth's Grafana dashboards work.
+Per SLO, as Sloth: one SLI recording per alert window and one over the period, 7 metadata
+recordings and 2 alerts (page, ticket), with Sloth's metric names, labels and annotations (`title`,
+`summary`) so Sloth's Grafana dashboards and alert templates work. Each SLO runs Sloth's plugin
+chain (obsctl.generate.slo.plugins; the effects in obsctl.generate.rules.slo_plugins), by default
+Sloth's: SLI rules, metadata rules, alert rules.
+
 Where we differ from Sloth, and why:
 - the period window is computed from the raw counters over the whole period (increase-based), not
   averaged from 5m ratios, which under-counts errors when traffic is uneven;
@@ -17,13 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from obsctl.generate import conventions as c
+from obsctl.generate.durations import days, milliseconds
 from obsctl.generate.rules import windows
-from obsctl.generate.slo.model import SLO, AlertTier
+from obsctl.generate.slo.model import SLO, SLOTH_FORMATS, AlertTier, PluginRef
 from obsctl.generate.slo.numbers import clean
 from obsctl.generate.sources.slo_policy import SLOOverride, TierDefaults
 
 VERSION = "obsctl-0.1"
 ABSENT_ALERT = "SLIAbsent"
+ABSENT_GROUP = "slo-sli-absent"
 DEFAULT_SEVERITY = {"page": "critical", "ticket": "warning"}
 
 
@@ -38,11 +44,17 @@ class Options:
     # Requests per second over a pair's long window below which that pair stays quiet (0: off).
     min_request_rate: float = 0
     absent_for: str = "10m"
-    runbook_base_url: str = "docs/runbooks.md"
+    # Where each alert's runbook_url points (<base>#<alert name>); None: no runbook_url.
+    runbook_base_url: str | None = None
     # service -> owning team, for SLOs whose spec does not carry a team label
     teams: dict[str, str] = field(default_factory=dict)
     # sloth_id -> exceptions to the tier defaults and the traffic guard
     overrides: dict[str, SLOOverride] = field(default_factory=dict)
+    # The alert windows of each SLO period (Sloth's AlertWindows catalog).
+    windows: windows.Catalog = windows.DEFAULT
+    # SLO plugins every SLO runs (Sloth's --slo-plugins), and whether Sloth's default chain is off.
+    plugins: tuple[PluginRef, ...] = ()
+    disable_default_plugins: bool = False
 
     def tier_defaults(self, slo: SLO, tier: str) -> TierDefaults:
         override = self.overrides.get(slo.id)
@@ -60,6 +72,10 @@ def period_of(slo: SLO, opts: Options) -> str:
     return slo.period or opts.period
 
 
+def windows_of(slo: SLO, opts: Options) -> windows.AlertWindows:
+    return opts.windows.require(period_of(slo, opts), slo.source, f"SLO {slo.name}", "period")
+
+
 def runbook_url(base: str, alert: str) -> str:
     return f"{base}#{alert.lower()}"
 
@@ -69,8 +85,12 @@ def label_value(label: str) -> str:
     return "{{ $labels." + label + " }}"
 
 
-def _selector(slo: SLO) -> str:
+def selector(slo: SLO) -> str:
     return f'{c.LABEL_ID}="{slo.id}", {c.LABEL_SERVICE}="{slo.service}", {c.LABEL_SLO}="{slo.name}"'
+
+
+def identity(slo: SLO) -> dict[str, str]:
+    return {c.LABEL_ID: slo.id, c.LABEL_SERVICE: slo.service, c.LABEL_SLO: slo.name}
 
 
 def slo_labels(slo: SLO, opts: Options) -> dict[str, str]:
@@ -78,7 +98,7 @@ def slo_labels(slo: SLO, opts: Options) -> dict[str, str]:
     if "team" not in labels and slo.service in opts.teams:
         labels["team"] = opts.teams[slo.service]
     labels.update(opts.extra_labels)
-    labels.update({c.LABEL_ID: slo.id, c.LABEL_SERVICE: slo.service, c.LABEL_SLO: slo.name})
+    labels.update(identity(slo))
     return dict(sorted(labels.items()))
 
 
@@ -91,53 +111,63 @@ def sli_expr(slo: SLO, window: str) -> str:
         # Raw error ratio: drop NaN (0/0) samples instead of recording them.
         return f"({slo.query('ratio', window)}) >= 0\n"
     err, tot = slo.query("error", window), slo.query("total", window)
-    # `>= 0` drops the NaN of 0/0 (zero traffic); `or total * 0` then records 0, also when the
-    # error series does not exist yet (no failure ever counted), instead of no ratio at all.
-    return f"(\n  ({err})\n  /\n  ({tot})\n) >= 0\nor\n({tot}) * 0\n"
+    # `>= 0` drops the NaN of 0/0 (zero traffic); `or events * 0` then records 0, also when the
+    # error series does not exist yet (no failure ever counted), instead of no ratio at all. The
+    # events are the total without a `> 0` guard, so a guarded total still reads 0 when quiet.
+    return f"(\n  ({err})\n  /\n  ({tot})\n) >= 0\nor\n({slo.query('events', window)}) * 0\n"
 
 
-def _record(name: str, expr: str, labels: dict[str, str]) -> dict[str, Any]:
+def record(name: str, expr: str, labels: dict[str, str]) -> dict[str, Any]:
     return {"record": name, "expr": expr, "labels": dict(sorted(labels.items()))}
 
 
-def sli_rules(slo: SLO, opts: Options) -> list[dict[str, Any]]:
+def averaged_period(slo: SLO, opts: Options) -> str:
+    """Sloth's period SLI from the current window's recordings: the average of their ratios."""
+    short = c.sli_error_record(windows_of(slo, opts).current_window)
+    return f"avg_over_time({short}{{{selector(slo)}}}[{c.window_name(period_of(slo, opts))}])\n"
+
+
+def sli_rules(slo: SLO, opts: Options, exact_period: bool = False) -> list[dict[str, Any]]:
+    """One SLI recording per alert window, then the period's: from the SLI's own queries, except a
+    raw SLI's period (unless `exact_period`), which averages the current window's ratios."""
     labels = slo_labels(slo, opts)
     period = period_of(slo, opts)
     rules = [
-        _record(c.sli_error_record(w), sli_expr(slo, w), {**labels, c.LABEL_WINDOW: w})
-        for w in windows.SLI_WINDOWS
+        record(c.sli_error_record(w), sli_expr(slo, w), {**labels, c.LABEL_WINDOW: c.window_name(w)})
+        for w in windows_of(slo, opts).windows
     ]
-    if slo.total_query is None:
-        # Without counters the period can only be a time-average of the 5m ratios (Sloth's way).
-        period_expr = f"avg_over_time({c.sli_error_record('5m')}{{{_selector(slo)}}}[{period}])\n"
+    if slo.total_query is None and not exact_period:
+        period_expr = averaged_period(slo, opts)
     else:
-        period_expr = sli_expr(slo, period)
-    rules.append(_record(c.sli_error_record(period), period_expr, {**labels, c.LABEL_WINDOW: period}))
+        period_expr = sli_expr(slo, c.window_name(period))
+    rules.append(
+        record(c.sli_error_record(period), period_expr, {**labels, c.LABEL_WINDOW: c.window_name(period)})
+    )
     return rules
 
 
 def meta_rules(slo: SLO, opts: Options) -> list[dict[str, Any]]:
     labels = slo_labels(slo, opts)
-    sel = _selector(slo)
+    sel = selector(slo)
     period = period_of(slo, opts)
-    days = clean(windows.PERIOD_HOURS[period] // 24)
     on = f"on ({', '.join(c.IDENTITY)}) group_left"
     info = {
         **labels,
-        c.LABEL_MODE: c.MODE,
+        c.LABEL_MODE: c.MODES.get(slo.spec, c.MODE),
         c.LABEL_OBJECTIVE: clean(slo.objective),
         c.LABEL_SPEC: slo.spec,
         c.LABEL_VERSION: VERSION,
     }
     budget = f"{c.ERROR_BUDGET}{{{sel}}}"
+    current = c.sli_error_record(windows_of(slo, opts).current_window)
     return [
-        _record(c.OBJECTIVE, f"vector({clean(slo.objective_ratio)})", labels),
-        _record(c.ERROR_BUDGET, f"vector({clean(slo.error_budget)})", labels),
-        _record(c.TIME_PERIOD_DAYS, f"vector({days})", labels),
-        _record(c.CURRENT_BURN_RATE, f"{c.sli_error_record('5m')}{{{sel}}}\n/ {on}\n{budget}\n", labels),
-        _record(c.PERIOD_BURN_RATE, f"{c.sli_error_record(period)}{{{sel}}}\n/ {on}\n{budget}\n", labels),
-        _record(c.PERIOD_ERROR_BUDGET_REMAINING, f"1 - {c.PERIOD_BURN_RATE}{{{sel}}}", labels),
-        _record(c.INFO, "vector(1)", info),
+        record(c.OBJECTIVE, f"vector({clean(slo.objective_ratio)})", labels),
+        record(c.ERROR_BUDGET, f"vector({clean(slo.error_budget)})", labels),
+        record(c.TIME_PERIOD_DAYS, f"vector({clean(days(period))})", labels),
+        record(c.CURRENT_BURN_RATE, f"{current}{{{sel}}}\n/ {on}\n{budget}\n", labels),
+        record(c.PERIOD_BURN_RATE, f"{c.sli_error_record(period)}{{{sel}}}\n/ {on}\n{budget}\n", labels),
+        record(c.PERIOD_ERROR_BUDGET_REMAINING, f"1 - {c.PERIOD_BURN_RATE}{{{sel}}}", labels),
+        record(c.INFO, "vector(1)", info),
     ]
 
 
@@ -156,18 +186,18 @@ def tier_alert(slo: SLO, tier_name: str, opts: Options) -> dict[str, Any] | None
     if not _tier_enabled(tier, default):
         return None
     period = period_of(slo, opts)
-    sel = _selector(slo)
+    sel = selector(slo)
     budget = slo.error_budget
     parts = []
     explained = []
-    for pair in windows.pairs(period):
+    for pair in windows_of(slo, opts).pairs:
         if pair.tier != tier_name:
             continue
         factor = pair.factor(period)
         threshold = clean(factor * budget)
         cond = f"{_above(sel, pair.short, threshold)}\nand\n{_above(sel, pair.long, threshold)}"
         guard = default.reset_window
-        if guard and windows.WINDOW_HOURS[guard] < windows.WINDOW_HOURS[pair.short]:
+        if guard and milliseconds(guard) < milliseconds(pair.short):
             cond += f"\nand\n{_above(sel, guard, threshold)}"
             explained_guard = f", still burning over {guard}"
         else:
@@ -176,22 +206,37 @@ def tier_alert(slo: SLO, tier_name: str, opts: Options) -> dict[str, Any] | None
             cond += f"\nand on ()\n(({slo.query('total', pair.long)}) >= {clean(opts.min_rate(slo))})"
         parts.append(f"(\n{_indent(cond)}\n)")
         explained.append(f"{clean(factor)}x over {pair.long} and {pair.short}{explained_guard}")
-    labels = {**opts.extra_labels, **slo.alert_labels, **tier.labels, c.LABEL_SEVERITY: tier_name}
+    # The SLO's identity labels are those of the series the alert selects; written on the rule
+    # too, so that alerts of the same name on several SLOs are distinct rules (promtool's lint).
+    labels = {
+        **opts.extra_labels,
+        **slo.alert_labels,
+        **tier.labels,
+        c.LABEL_SEVERITY: tier_name,
+        **identity(slo),
+    }
     labels.setdefault("severity", DEFAULT_SEVERITY[tier_name])
-    summary = (
-        tier.annotations.get("summary")
-        or slo.alert_annotations.get("summary")
-        or f"The {slo.name} SLO of {slo.service} is burning its error budget too fast."
+    # Sloth's summary for Sloth's formats; a sentence without templates for the others.
+    default_summary = (
+        c.ALERT_SUMMARY
+        if slo.spec in SLOTH_FORMATS
+        else f"The {slo.name} SLO of {slo.service} is burning its error budget too fast."
     )
+    summary = tier.annotations.get("summary") or slo.alert_annotations.get("summary") or default_summary
     annotations = {
         "summary": summary,
+        "title": c.ALERT_TITLE.format(tier=tier_name),
         "description": (
             f"{label_value(c.LABEL_SERVICE)}/{label_value(c.LABEL_SLO)}: "
             "error ratio {{ $value | humanizePercentage }} "
             f"over the short window against a budget of {clean(budget * 100)}% for {period} "
             f"({tier_name}: {' or '.join(explained)})."
         ),
-        "runbook_url": runbook_url(opts.runbook_base_url, slo.alert_name),
+        **(
+            {"runbook_url": runbook_url(opts.runbook_base_url, slo.alert_name)}
+            if opts.runbook_base_url
+            else {}
+        ),
         **{k: v for k, v in slo.alert_annotations.items() if k not in ("summary",)},
         **{k: v for k, v in tier.annotations.items() if k not in ("summary",)},
     }
@@ -204,39 +249,70 @@ def tier_alert(slo: SLO, tier_name: str, opts: Options) -> dict[str, Any] | None
     return rule
 
 
-def absent_alert(opts: Options) -> dict[str, Any]:
-    """One alert for every SLO: its objective series exists but its 5m SLI does not.
+def alert_rules(slo: SLO, opts: Options) -> list[dict[str, Any]]:
+    return [a for t in ("page", "ticket") if (a := tier_alert(slo, t, opts)) is not None]
 
-    The 5m SLI exists whenever the total query returns a series (0 under zero traffic), so this
-    fires only when the SLI's own series are gone (service not scraped, metric renamed).
+
+def absent_alert(
+    opts: Options, slos: list[SLO] | None = None, ids: list[str] | None = None
+) -> dict[str, Any]:
+    """One alert for every SLO (of `ids`, when given): its objective series exists but its current
+    window's SLI does not.
+
+    The SLI exists whenever the total query returns a series (0 under zero traffic), so this fires
+    only when the SLI's own series are gone (service not scraped, metric renamed). SLOs with
+    different current windows (custom alert windows) each count with their own.
     """
+    current = sorted(
+        {windows_of(s, opts).current_window for s in slos}
+        if slos
+        else {windows.DEFAULT.require("30d").current_window},
+        key=milliseconds,
+    )
+    recorded = " or ".join(c.sli_error_record(w) for w in current)
+    objective = c.OBJECTIVE + (f'{{{c.LABEL_ID}=~"{"|".join(ids)}"}}' if ids else "")
     return {
         "alert": ABSENT_ALERT,
-        "expr": f"{c.OBJECTIVE} unless on ({c.LABEL_ID}) {c.sli_error_record('5m')}\n",
+        "expr": f"{objective} unless on ({c.LABEL_ID}) {recorded if len(current) == 1 else f'({recorded})'}"
+        "\n",
         "for": opts.absent_for,
         "labels": dict(sorted({**opts.extra_labels, "severity": "warning"}.items())),
         "annotations": {
             "summary": "An SLO has no SLI data: its error ratio cannot be computed.",
             "description": (
-                f"SLO {label_value(c.LABEL_ID)} (team {label_value('team')}) has had no 5m SLI series for "
+                f"SLO {label_value(c.LABEL_ID)} (team {label_value('team')}) has had no "
+                f"{'/'.join(current)} SLI series for "
                 f"{opts.absent_for}: its total-events query returns nothing. "
                 "Burn-rate alerts for it cannot fire."
             ),
-            "runbook_url": runbook_url(opts.runbook_base_url, ABSENT_ALERT),
+            **(
+                {"runbook_url": runbook_url(opts.runbook_base_url, ABSENT_ALERT)}
+                if opts.runbook_base_url
+                else {}
+            ),
         },
     }
 
 
-def groups(slos: list[SLO], opts: Options, include_absent: bool = True) -> list[dict[str, Any]]:
+def groups(
+    slos: list[SLO], opts: Options, include_absent: bool = True, limited: bool = False
+) -> list[dict[str, Any]]:
+    """Every SLO's groups, then SLIAbsent for the events SLIs that record an objective, naming them
+    when other SLOs are in this output unwatched or (`limited`) in other outputs."""
+    from obsctl.generate.rules import slo_plugins
+
     out: list[dict[str, Any]] = []
+    watched, unwatched = [], 0
     for slo in slos:
-        if not opts.disable_recordings:
-            out.append({"name": c.sli_recordings_group(slo.id), "rules": sli_rules(slo, opts)})
-            out.append({"name": c.meta_recordings_group(slo.id), "rules": meta_rules(slo, opts)})
-        if not opts.disable_alerts:
-            alerts = [a for t in ("page", "ticket") if (a := tier_alert(slo, t, opts)) is not None]
-            if alerts:
-                out.append({"name": c.alerts_group(slo.id), "rules": alerts})
-    if slos and include_absent and not opts.disable_alerts:
-        out.append({"name": "slo-sli-absent", "rules": [absent_alert(opts)]})
+        result = slo_plugins.run(slo, opts)
+        out.extend(g.rendered() for g in result.groups() if g.rules)
+        # A raw error ratio reads nothing both when its series are gone and when nobody calls the
+        # service (0/0 is dropped): SLIAbsent cannot tell the two apart, so it watches events SLIs.
+        if result.objective and slo.total_query is not None:
+            watched.append(slo)
+        elif result.objective:
+            unwatched += 1
+    if watched and include_absent and not opts.disable_alerts:
+        ids = [s.id for s in watched] if limited or unwatched else None
+        out.append({"name": ABSENT_GROUP, "rules": [absent_alert(opts, watched, ids)]})
     return out

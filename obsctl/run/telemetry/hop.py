@@ -20,7 +20,9 @@ Run as a module (`python -m obsctl.run.telemetry.hop --requests N`) it is the pr
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -30,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from obsctl.run import internal_secret
 from obsctl.run.stack.services import entry_point, service_environment, venv_bin
 
 CONFIGS: dict[str, str | None] = {
@@ -56,18 +59,29 @@ def _probe(requests: int) -> float:
     from gunicorn.util import import_app
 
     client = import_app(entry_point("channel")).test_client()
+    secret = os.environ[internal_secret.VARIABLE]
 
-    def one() -> None:
-        body = {"payment_id": str(uuid.uuid4()), "amount": 100, "currency": "EUR", "channel": "card"}
-        answer = client.post("/v1/charges", json=body, headers={"X-Deadline-Ms": "3000"})
+    def signed() -> tuple[bytes, dict[str, str]]:
+        # Signed as the payment service signs it, before the clock starts: the figure is the
+        # channel's own work (verifying the token included), not the caller's.
+        body = json.dumps(
+            {"payment_id": str(uuid.uuid4()), "amount": 100, "currency": "EUR", "channel": "card"}
+        ).encode()
+        token = internal_secret.token(secret, "payment", "POST", "/v1/charges", body)
+        headers = {"X-Deadline-Ms": "3000", "Content-Type": "application/json", internal_secret.HEADER: token}
+        return body, headers
+
+    def one(body: bytes, headers: dict[str, str]) -> None:
+        answer = client.post("/v1/charges", data=body, headers=headers)
         if answer.status_code != 200:
             raise SystemExit(f"channel answered {answer.status_code}: {answer.get_data(as_text=True)}")
 
     for _ in range(max(100, requests // 10)):  # warm-up: imports, first-call caches
-        one()
+        one(*signed())
+    calls = [signed() for _ in range(requests)]  # a token stays valid for a minute
     started = time.process_time()
-    for _ in range(requests):
-        one()
+    for call in calls:
+        one(*call)
     return (time.process_time() - started) / requests * 1e6
 
 
@@ -79,6 +93,7 @@ def _environment(sampler: str | None, endpoint: str, multiproc_dir: str) -> dict
         "CHANNEL_LATENCY_MS": "0",  # the simulated provider's delay is sleep, not CPU
         "CHANNEL_DECLINE_RATE": "0",
         "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+        internal_secret.VARIABLE: secrets.token_hex(16),
     }
     if sampler is not None:
         settings["OTEL_TRACES_SAMPLER"] = sampler

@@ -1,8 +1,10 @@
-"""A minimal OTLP/HTTP receiver: accepts protobuf traces and logs and keeps them for inspection.
+"""A minimal OTLP/HTTP receiver: accepts protobuf traces and logs, counts them (or keeps them).
 
-It stands in for the OpenTelemetry Collector (whose binary is not available here) in the
-end-to-end telemetry tests and the benchmark, so exporting costs what it costs in production.
-Run in-process (`OtlpSink().start()`) or as a process: `python -m obsctl.run.telemetry.otlp_sink --port N`.
+The benchmarks (`obsctl bench payments`, `obsctl bench hop`) export to it, so the services pay
+for exporting as they would in production while the receiving end costs next to nothing on the
+machine being measured. The tests and the local stack use the real collector, Jaeger and
+VictoriaLogs instead (obsctl/run/stack/). Run in-process (`OtlpSink().start()`) or as a process:
+`python -m obsctl.run.telemetry.otlp_sink --port N`.
 """
 
 from __future__ import annotations
