@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from obsctl.run import faults
+from obsctl.run import faults, internal_secret
 from tests.live.helpers import Live, eventually
 
 OBSCTL = str(Path(sys.executable).with_name("obsctl"))
@@ -25,7 +25,7 @@ def obsctl(live: Live | None, *args: str, state: str | None = None) -> subproces
 
 
 def channel_switches(live: Live) -> dict[str, float]:
-    return dict(requests.get(f"{live.env['CHANNEL_URL']}/v1/faults", timeout=5).json())
+    return faults.channel_settings(live.stack)
 
 
 @pytest.mark.slow
@@ -54,7 +54,10 @@ def test_channel_fault_with_a_value_and_off(live: Live) -> None:
     result = obsctl(live, "fault", "set", "channel-latency", "250")
     assert result.returncode == 0, result.stderr
     assert channel_switches(live)["latency_ms"] == 250
-    default = requests.get(f"{live.env['CHANNEL_URL']}/v1/faults/defaults", timeout=5).json()["latency_ms"]
+    # The fault switches take only signed calls (the operator's token), like obsctl fault itself.
+    operator = internal_secret.operator_auth(live.stack.state_dir)
+    defaults = requests.get(f"{live.env['CHANNEL_URL']}/v1/faults/defaults", auth=operator, timeout=5)
+    default = defaults.json()["latency_ms"]
     assert obsctl(live, "fault", "set", "channel-latency", "off").returncode == 0
     assert channel_switches(live)["latency_ms"] == default
     assert obsctl(live, "fault", "set", "channel-declines", "0.25").returncode == 0
