@@ -20,8 +20,11 @@ def measured(config: bench.Config, rps: float, p99_ms: float, rss_mb: int) -> be
 
 
 def test_the_process_tree_includes_children_and_their_peak_memory() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(30)"], stdout=subprocess.PIPE
+    )
     try:
+        assert child.stdout is not None and child.stdout.readline() == b"up\n"  # the interpreter runs
         tree = bench.process_tree(os.getpid())
         assert child.pid in tree and os.getpid() in tree
         assert (bench.peak_rss_kb(child.pid) or 0) > 1000

@@ -3,8 +3,9 @@ receiver and the query API, each on a free port of 127.0.0.1.
 
 Jaeger v2 is a collector distribution configured by one YAML file; the stack renders it into the
 data directory (`CONFIG`): the `otlp` receiver feeds `jaeger_storage_exporter`, which writes into
-a `memory` backend of the `jaeger_storage` extension; `jaeger_query` serves it. Its own metrics are
-off (`level: none`), so it takes no port of the collector's. The build from the Go module embeds no
+a `memory` backend of the `jaeger_storage` extension; `jaeger_query` serves it. Its own metrics
+(`level: none`) and traces (`enable_tracing: false`) are off, so it takes no default port (8888,
+4317) another component or a user's collector may hold. The build from the Go module embeds no
 UI: `/` serves Jaeger's placeholder page; the API is there (`/api/v3/traces/{id}` answers OTLP JSON,
 `/api/traces?service=...&tags=...` searches).
 
@@ -52,6 +53,9 @@ extensions:
   jaeger_query:
     storage:
       traces: memstore
+    # On by default in v2: the query service's own traces would go to localhost:4317, the
+    # default OTLP port of whatever collector runs on the machine.
+    enable_tracing: false
     http:
       endpoint: 127.0.0.1:{query_port}
     grpc:
