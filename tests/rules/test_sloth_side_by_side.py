@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 
 from obsctl import paths
+from tests.rules import sloth_peer as peer
 from tests.rules import sloth_side_by_side as sbs
+from tests.rules.helpers import run
 
 DOC = paths.DOCS / "slos.md"
 BEGIN = "<!-- sloth-side-by-side: begin -->"
@@ -49,6 +53,58 @@ def test_obsctl_fires_and_resolves_no_later_than_sloth(case_name: str) -> None:
     if result.runs:
         # The comparison measured something: some alert fired in some scenario.
         assert any(theirs.fired is not None for theirs, _ in result.runs.values())
+
+
+def test_at_an_error_ratio_exactly_on_a_threshold_only_sloths_float_threshold_fires(
+    promtool: str, tmp_path: Path
+) -> None:
+    """The one difference: Sloth computes a threshold in floats, 1 x (1 - 0.999) =
+    0.0009999999999999432, a hair below the budget; ours is exact, 0.001. An error ratio of exactly
+    the budget (burning it exactly as fast as allowed) is not above the ticket's 1x threshold:
+    obsctl's ticket stays quiet, Sloth's fires. (The table's burns cross thresholds between
+    evaluations, so this does not show there.)"""
+    case = next(c for c in peer.example_cases() if c.name == "examples/getting-started.yml")
+    sloth = peer.run_sloth(["generate", "-i", str(case.input)])
+    code, ours, err = peer.run_obsctl("generate", "-i", str(case.input))
+    assert sloth.returncode == 0 and code == 0, sloth.stderr + err
+    fired = {}
+    for tool, text in (("sloth", sloth.stdout), ("obsctl", ours)):
+        rules = tmp_path / f"{tool}.yml"
+        rules.write_text(
+            yaml.safe_dump({"groups": peer.rule_groups([d for d in yaml.safe_load_all(text) if d])})
+        )
+        test = {
+            "rule_files": [str(rules)],
+            "evaluation_interval": "1m",
+            "tests": [
+                {
+                    "interval": "1m",
+                    # 1 error in 1,000 requests a minute, for 7 hours: the 0.1% budget exactly.
+                    "input_series": [
+                        {
+                            "series": 'http_request_duration_seconds_count{job="myservice",code="200"}',
+                            "values": "0+999x420",
+                        },
+                        {
+                            "series": 'http_request_duration_seconds_count{job="myservice",code="500"}',
+                            "values": "0+1x420",
+                        },
+                    ],
+                    "promql_expr_test": [
+                        {
+                            "expr": 'count(ALERTS{alertname="MyServiceHighErrorRate", '
+                            'sloth_severity="ticket", alertstate="firing"})',
+                            "eval_time": "420m",
+                            "exp_samples": [{"labels": "{}", "value": 1}],
+                        }
+                    ],
+                }
+            ],
+        }
+        f = tmp_path / f"{tool}-test.yml"
+        f.write_text(yaml.safe_dump(test, sort_keys=False))
+        fired[tool] = run([promtool, "test", "rules", str(f)]).returncode == 0
+    assert fired == {"sloth": True, "obsctl": False}
 
 
 @pytest.mark.timeout(3600)
