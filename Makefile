@@ -53,7 +53,7 @@ test: setup check ## everything, starting the real components it needs
 test-unit: $(STAMP) ## only the tests that need no servers
 	@$(PYTEST) -q -m "not slow" -p no:cacheprovider
 
-up: $(STAMP) ## start the local stack (PostgreSQL, Redis, Kafka, services, Prometheus, Alertmanager)
+up: $(STAMP) ## start the local stack (PostgreSQL, Redis, Kafka, Jaeger, VictoriaLogs, the collector, services, Prometheus, Alertmanager)
 	@$(OBSCTL) up
 
 down: $(STAMP) ## stop everything `make up` started, and nothing else
