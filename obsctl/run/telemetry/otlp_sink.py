@@ -27,6 +27,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from obsctl.run.stack.jaeger import Span
+
 SPAN_KINDS = {0: "unspecified", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 
 
@@ -43,20 +45,6 @@ def _value(v: AnyValue) -> Any:
 
 def _attributes(kvs: Any) -> dict[str, Any]:
     return {kv.key: _value(kv.value) for kv in kvs if isinstance(kv, KeyValue)}
-
-
-@dataclass(frozen=True)
-class Span:
-    trace_id: str
-    span_id: str
-    parent_span_id: str
-    name: str
-    kind: str
-    service: str
-    attributes: dict[str, Any]
-    status_code: int
-    start_ns: int
-    end_ns: int
 
 
 @dataclass(frozen=True)
