@@ -114,7 +114,7 @@ def _read(
     plugins_path: tuple[str, ...],
 ) -> tuple[Any, Any, Any]:
     from obsctl.generate.rules import windows
-    from obsctl.generate.slo import load
+    from obsctl.generate.slo import load, periods
 
     if plugins_path:
         _warn(
@@ -127,8 +127,8 @@ def _read(
             ]
         )
     catalog = windows.load_catalog(windows_path) if windows_path is not None else windows.DEFAULT
-    if catalog.get(period) is None:
-        raise ObsctlError([catalog.missing(period, "--default-slo-period")])
+    if periods.lookup(catalog, period) is None:
+        raise ObsctlError([periods.unknown(catalog, period, "--default-slo-period")])
     app = load.app_plugins(slo_plugins)
     specs = load.load(
         input_path,

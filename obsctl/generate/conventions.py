@@ -72,6 +72,52 @@ PROMETHEUS_RULE_LABELS = {"app.kubernetes.io/component": "SLO", "app.kubernetes.
 BUDGET_EXHAUSTED_ALERT = "ErrorBudgetExhausted"
 
 
+# OpenSLO v1 and Pyrra, which Sloth does not read: their sloth_spec values (sloth_mode stays MODE).
+SPEC_OPENSLO = "openslo/v1"
+SPEC_PYRRA = "pyrra.dev/v1alpha1"
+# Time-slice SLIs (OpenSLO Timeslices / RatioTimeslices budgeting, threshold metrics): one
+# recording per evaluation of the current slice, which every window's SLI averages.
+TIMESLICE_GOOD = "slo:sli_good_timeslice:bool"  # 1 when the slice (or sample) is good, else 0
+TIMESLICE_ERROR = "slo:sli_error_timeslice:ratio"  # the slice's error ratio (RatioTimeslices)
+# Labels of the alerts of OpenSLO alert policies.
+LABEL_ALERT_POLICY = "openslo_alert_policy"
+LABEL_ALERT_CONDITION = "openslo_alert_condition"
+LABEL_NOTIFICATION_TARGETS = "openslo_notification_targets"  # comma-separated target names
+# Pyrra's default alert name (its absent alert is our shared SLIAbsent).
+PYRRA_ALERT = "ErrorBudgetBurn"
+
+
+def _camel(*parts: str) -> str:
+    words: list[str] = []
+    for p in parts:
+        for w in p.replace("_", "-").replace(".", "-").split("-"):
+            if w and (not words or w.lower() != words[-1].lower()):
+                words.append(w[:1].upper() + w[1:])
+    return "".join(words)
+
+
+def objective_slo_name(name: str, index: int, count: int) -> str:
+    """The SLO name of objective `index` of an OpenSLO v1 SLO with `count` objectives: the SLO's
+    own name for a single objective, else `<name>-<index>`, as Sloth names v1alpha objectives."""
+    return name if count == 1 else f"{name}-{index}"
+
+
+def openslo_alert_name(service: str, name: str) -> str:
+    """The burn-rate alert of an OpenSLO SLO without alert policies: `notification-delivery` of
+    service notification -> NotificationDeliveryBudgetBurn (the service is not repeated)."""
+    return (_camel(name) if name.startswith(service) else _camel(service, name)) + "BudgetBurn"
+
+
+def alert_condition_name(condition: str) -> str:
+    """The alert of an OpenSLO AlertCondition: `cpu-usage-breach` -> CpuUsageBreach."""
+    return _camel(condition)
+
+
+def no_data_alert_name(alert: str) -> str:
+    """The alert of an alert policy's alertWhenNoData, next to the condition's alert."""
+    return f"{alert}NoData"
+
+
 def window_name(window: str) -> str:
     """`window` as Sloth names it in recordings and sloth_window: Prometheus' spelling (28d is 4w)."""
     return canonical(window)

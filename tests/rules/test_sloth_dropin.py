@@ -351,3 +351,13 @@ def test_the_other_formats_tier_spelling_is_read_with_a_warning() -> None:
     assert "warning:" in err and "alerting.pageAlert: got pageAlert" in err
     alerts = peer.index(_docs(out)).alerts
     assert alerts[("sloth-slo-alerts-svc01-slo1", "myServiceAlert", "page")][0]["alert03k1"] == "alert03v1"
+
+
+def test_a_default_period_without_windows_files_is_derived_from_7d_up() -> None:
+    spec = str(peer.examples() / "getting-started.yml")
+    code, out, err = peer.run_obsctl("generate", "-i", spec, "--default-slo-period", "14d")
+    assert code == 0, err
+    assert "slo:sli_error:ratio_rate2w" in out  # Sloth names a 14-day period 2w
+    code, out, err = peer.run_obsctl("generate", "-i", spec, "--default-slo-period", "3d")
+    assert code != 0
+    assert "--default-slo-period" in err and "got period '3d'; expected 7d or longer" in err

@@ -23,7 +23,8 @@ from typing import Any
 from obsctl.generate import conventions as c
 from obsctl.generate.durations import days, milliseconds
 from obsctl.generate.rules import windows
-from obsctl.generate.slo.model import SLO, SLOTH_FORMATS, AlertTier, PluginRef
+from obsctl.generate.slo import periods
+from obsctl.generate.slo.model import SLO, SLOTH_FORMATS, AlertTier, BurnAlert, PluginRef
 from obsctl.generate.slo.numbers import clean
 from obsctl.generate.sources.slo_policy import SLOOverride, TierDefaults
 
@@ -73,7 +74,24 @@ def period_of(slo: SLO, opts: Options) -> str:
 
 
 def windows_of(slo: SLO, opts: Options) -> windows.AlertWindows:
-    return opts.windows.require(period_of(slo, opts), slo.source, f"SLO {slo.name}", "period")
+    """The SLO's alert windows: its period's in the catalog, or derived for the built-in one
+    (obsctl.generate.slo.periods: 14d, 90d, ...)."""
+    period = period_of(slo, opts)
+    found = periods.lookup(opts.windows, period)
+    if found is None:
+        return opts.windows.require(period, slo.source, f"SLO {slo.name}", "period")
+    return found
+
+
+def recorded_windows(slo: SLO, opts: Options) -> tuple[str, ...]:
+    """The windows an SLO records its SLI over (besides its period): the alert windows' and the
+    lookback windows of its alert policies' conditions, shortest first."""
+    found = set(windows_of(slo, opts).windows)
+    period = milliseconds(period_of(slo, opts))
+    for b in slo.burn_alerts or ():
+        if milliseconds(b.lookback) != period:
+            found.add(b.lookback)
+    return tuple(sorted(found, key=milliseconds))
 
 
 def runbook_url(base: str, alert: str) -> str:
@@ -107,6 +125,8 @@ def _indent(text: str, by: str = "  ") -> str:
 
 
 def sli_expr(slo: SLO, window: str) -> str:
+    if slo.slices is not None:
+        return sampled_expr(slo, window)
     if slo.total_query is None:
         # Raw error ratio: drop NaN (0/0) samples instead of recording them.
         return f"({slo.query('ratio', window)}) >= 0\n"
@@ -115,6 +135,56 @@ def sli_expr(slo: SLO, window: str) -> str:
     # error series does not exist yet (no failure ever counted), instead of no ratio at all. The
     # events are the total without a `> 0` guard, so a guarded total still reads 0 when quiet.
     return f"(\n  ({err})\n  /\n  ({tot})\n) >= 0\nor\n({slo.query('events', window)}) * 0\n"
+
+
+def _ratio_expr(slo: SLO, window: str) -> str:
+    """The SLO's error ratio over `window` from its events or raw ratio (no slices)."""
+    if slo.total_query is None:
+        return f"({slo.query('ratio', window)}) >= 0\n"
+    err, tot = slo.query("error", window), slo.query("total", window)
+    return f"(\n  ({err})\n  /\n  ({tot})\n) >= 0\nor\n({slo.query('events', window)}) * 0\n"
+
+
+def slice_rule(slo: SLO, opts: Options) -> dict[str, Any] | None:
+    """A sampled SLI's recording of the current time slice (or, for a threshold SLI budgeted by
+    occurrences, of the current sample): whether it is good (TIMESLICE_GOOD, 1 or 0) or its error
+    ratio (TIMESLICE_ERROR, RatioTimeslices). Every window's SLI averages it over the window.
+
+    A threshold query's NaN (a quantile of no traffic) is no sample rather than a bad one."""
+    s = slo.slices
+    if s is None:
+        return None
+    labels = slo_labels(slo, opts)
+    win = s.window
+    if win is not None:
+        labels[c.LABEL_WINDOW] = c.window_name(win)
+    t = slo.threshold
+    if t is not None:
+        good = f"(({slo.query('threshold', win or '5m')}) >= -Inf) {t.op} bool {clean(t.value)}"
+        if s.method == "Occurrences" or win is None:
+            return record(c.TIMESLICE_GOOD, f"{good}\n", labels)
+        inner = f"avg_over_time((\n  {good}\n)[{c.window_name(win)}:])"
+        if s.method == "Timeslices":
+            assert s.target is not None
+            return record(c.TIMESLICE_GOOD, f"{inner}\n>= bool {clean(s.target)}\n", labels)
+        return record(c.TIMESLICE_ERROR, f"1 - {inner}\n", labels)
+    assert win is not None
+    ratio = _ratio_expr(slo, win)
+    if s.method == "Timeslices":
+        assert s.target is not None
+        return record(c.TIMESLICE_GOOD, f"(\n{_indent(ratio)}\n)\n<= bool {clean(1 - s.target)}\n", labels)
+    return record(c.TIMESLICE_ERROR, ratio, labels)
+
+
+def sampled_expr(slo: SLO, window: str) -> str:
+    """A sampled SLI's error ratio over `window`: the share of bad slices (or samples), or the
+    average of the slices' error ratios."""
+    assert slo.slices is not None
+    sel = selector(slo)
+    good = slo.slices.method != "RatioTimeslices"
+    name = c.TIMESLICE_GOOD if good else c.TIMESLICE_ERROR
+    avg = f"avg_over_time({name}{{{sel}}}[{c.window_name(window)}])"
+    return f"1 - {avg}\n" if good else f"{avg}\n"
 
 
 def record(name: str, expr: str, labels: dict[str, str]) -> dict[str, Any]:
@@ -132,11 +202,13 @@ def sli_rules(slo: SLO, opts: Options, exact_period: bool = False) -> list[dict[
     raw SLI's period (unless `exact_period`), which averages the current window's ratios."""
     labels = slo_labels(slo, opts)
     period = period_of(slo, opts)
-    rules = [
+    first = slice_rule(slo, opts)
+    rules = [first] if first is not None else []
+    rules.extend(
         record(c.sli_error_record(w), sli_expr(slo, w), {**labels, c.LABEL_WINDOW: c.window_name(w)})
-        for w in windows_of(slo, opts).windows
-    ]
-    if slo.total_query is None and not exact_period:
+        for w in recorded_windows(slo, opts)
+    )
+    if slo.total_query is None and slo.slices is None and not exact_period:
         period_expr = averaged_period(slo, opts)
     else:
         period_expr = sli_expr(slo, c.window_name(period))
@@ -249,7 +321,78 @@ def tier_alert(slo: SLO, tier_name: str, opts: Options) -> dict[str, Any] | None
     return rule
 
 
+def policy_alerts(slo: SLO, b: BurnAlert, opts: Options) -> list[dict[str, Any]]:
+    """An OpenSLO burn-rate condition: the burn rate over its lookback window above its threshold
+    for alertAfter (when the policy alerts when breaching), and when the policy alerts on no data,
+    the SLI over the lookback window missing for as long."""
+    sel = selector(slo)
+    threshold = clean(b.threshold * slo.error_budget)
+    labels = {
+        **opts.extra_labels,
+        "severity": b.severity,
+        c.LABEL_ALERT_POLICY: b.policy,
+        c.LABEL_ALERT_CONDITION: b.condition,
+        **({c.LABEL_NOTIFICATION_TARGETS: ",".join(b.targets)} if b.targets else {}),
+        **identity(slo),
+    }
+    after = {} if b.alert_after == "0s" else {"for": b.alert_after}
+    runbook = {"runbook_url": runbook_url(opts.runbook_base_url, b.name)} if opts.runbook_base_url else {}
+    out = []
+    if b.breaching:
+        out.append(
+            {
+                "alert": b.name,
+                "expr": f"{_above(sel, b.lookback, threshold)}\n",
+                **after,
+                "labels": dict(sorted(labels.items())),
+                "annotations": {
+                    "summary": b.description
+                    or f"The {slo.name} SLO of {slo.service} is burning its error budget too fast.",
+                    "title": c.ALERT_TITLE.format(tier=b.severity),
+                    "description": (
+                        f"{label_value(c.LABEL_SERVICE)}/{label_value(c.LABEL_SLO)}: "
+                        "error ratio {{ $value | humanizePercentage }} over "
+                        f"{b.lookback}, a burn rate above {clean(b.threshold)} of a budget of "
+                        f"{clean(slo.error_budget * 100)}% "
+                        f"(alert policy {b.policy}, condition {b.condition})."
+                    ),
+                    **runbook,
+                },
+            }
+        )
+    if b.no_data:
+        name = c.no_data_alert_name(b.name)
+        out.append(
+            {
+                "alert": name,
+                "expr": (
+                    f"{c.OBJECTIVE}{{{sel}}}\nunless on ({c.LABEL_ID})\n"
+                    f"{c.sli_error_record(b.lookback)}{{{sel}}}\n"
+                ),
+                **after,
+                "labels": dict(sorted(labels.items())),
+                "annotations": {
+                    "summary": f"The {slo.name} SLO of {slo.service} has no SLI data over {b.lookback}.",
+                    "description": (
+                        f"{label_value(c.LABEL_SERVICE)}/{label_value(c.LABEL_SLO)}: no error ratio over "
+                        f"{b.lookback}: its burn rate cannot be computed (alert policy {b.policy}, "
+                        f"alertWhenNoData)."
+                    ),
+                    **(
+                        {"runbook_url": runbook_url(opts.runbook_base_url, name)}
+                        if opts.runbook_base_url
+                        else {}
+                    ),
+                },
+            }
+        )
+    return out
+
+
 def alert_rules(slo: SLO, opts: Options) -> list[dict[str, Any]]:
+    """The page and ticket tiers, or, for an OpenSLO SLO with alert policies, their conditions."""
+    if slo.burn_alerts is not None:
+        return [a for b in slo.burn_alerts for a in policy_alerts(slo, b, opts)]
     return [a for t in ("page", "ticket") if (a := tier_alert(slo, t, opts)) is not None]
 
 

@@ -223,9 +223,16 @@ def _humanize_pct(value: Decimal) -> str:
     return f"{float(value * 100):.4g}%"
 
 
+def _derivable(slo: SLO) -> bool:
+    """Whether this module can derive the SLO's tests: an events SLI over occurrences with the
+    page and ticket tiers. Raw and time-slice SLIs and OpenSLO alert policies get none (their
+    alerts then need a hand-written test, which tests/rules/test_coverage.py asks for)."""
+    return slo.total_query is not None and slo.slices is None and slo.burn_alerts is None
+
+
 def tests_for(slo: SLO, opts: Options) -> dict[str, Any] | None:
     page = tier_alert(slo, "page", opts)
-    if opts.disable_alerts or opts.disable_recordings or slo.total_query is None:
+    if opts.disable_alerts or opts.disable_recordings or not _derivable(slo):
         return None
     fx = fixture(slo)
     period = period_of(slo, opts)
@@ -349,7 +356,7 @@ def tests_for(slo: SLO, opts: Options) -> dict[str, Any] | None:
 def long_tests_for(slo: SLO, opts: Options) -> dict[str, Any] | None:
     """Steady error ratios over days: 2x the budget opens a ticket and never pages; half the
     budget raises nothing at any evaluation, not even pending."""
-    if opts.disable_alerts or opts.disable_recordings or slo.total_query is None:
+    if opts.disable_alerts or opts.disable_recordings or not _derivable(slo):
         return None
     fx = fixture(slo)
     budget = slo.error_budget

@@ -1,7 +1,8 @@
 """Read SLO specs from a file or a directory and validate them.
 
 Formats: Sloth `prometheus/v1`, Sloth's Kubernetes `PrometheusServiceLevel` (`sloth.slok.dev/v1`),
-OpenSLO `openslo/v1alpha` (as Sloth reads it) and OpenSLO `openslo/v1`; several documents per file.
+OpenSLO `openslo/v1alpha` (as Sloth reads it), OpenSLO `openslo/v1` (every kind; references
+resolve across the input's files) and Pyrra's `ServiceLevelObjective`; several documents per file.
 A directory is read recursively (*.yaml, *.yml), filtered like Sloth's `--fs-include` and
 `--fs-exclude` (regular expressions searched in each file's path; exclude wins).
 
@@ -27,7 +28,7 @@ from catalog.problems import ObjectOf
 from obsctl.errors import ObsctlError, Problem, validation_problems
 from obsctl.generate import promql
 from obsctl.generate.rules import windows as windows_mod
-from obsctl.generate.slo import openslo, plugins, sloth
+from obsctl.generate.slo import openslo, periods, plugins, pyrra, sloth
 from obsctl.generate.slo.model import SLO, WINDOW_PLACEHOLDER, PluginRef
 from obsctl.generate.slo.numbers import clean
 
@@ -188,8 +189,7 @@ def load(
             ]
         )
     slos: list[SLO] = []
-    openslo_slos: list[tuple[openslo.SLODoc, str]] = []
-    slis: dict[str, tuple[openslo.SLIDoc, str]] = {}
+    v1 = openslo.V1Input()
     for f in files:
         file = str(f)
         try:
@@ -198,24 +198,8 @@ def load(
             problems.append(Problem(file=file, message=f"cannot read YAML: {exc}"))
             continue
         for index, doc in enumerate(docs):
-            slos.extend(_document(doc, file, index, problems, warnings, openslo_slos, slis))
-    for d, file in openslo_slos:
-        if d.spec.indicator is not None:
-            slos.append(openslo.to_slo(d, d.spec.indicator.spec, file, "spec.indicator.spec"))
-        elif d.spec.indicatorRef in slis:
-            sli, sli_file = slis[d.spec.indicatorRef]
-            slos.append(openslo.to_slo(d, sli.spec, file, f"SLI {sli.metadata.name} ({sli_file}) spec"))
-        else:
-            problems.append(
-                Problem(
-                    file=file,
-                    obj=f"SLO {d.metadata.name}",
-                    field="spec.indicatorRef",
-                    message=f"no SLI named {d.spec.indicatorRef!r}; "
-                    "expected the name of a kind: SLI document "
-                    "in the same input",
-                )
-            )
+            slos.extend(_document(doc, file, index, problems, warnings, v1))
+    slos.extend(v1.to_slos(problems))
     if not slos and not problems:
         problems.append(
             Problem(file=str(path), message=f"no SLO in {len(files)} file(s); expected at least one SLO")
@@ -234,7 +218,8 @@ def read(path: Path) -> list[SLO]:
 
 _FORMATS = (
     "`version: prometheus/v1` (Sloth), `apiVersion: sloth.slok.dev/v1` with `kind: PrometheusServiceLevel` "
-    "(Sloth on Kubernetes), `apiVersion: openslo/v1alpha` or `apiVersion: openslo/v1` (OpenSLO)"
+    "(Sloth on Kubernetes), `apiVersion: openslo/v1alpha` or `apiVersion: openslo/v1` (OpenSLO), "
+    "`apiVersion: pyrra.dev/v1alpha1` with `kind: ServiceLevelObjective` (Pyrra)"
 )
 
 
@@ -244,8 +229,7 @@ def _document(
     index: int,
     problems: list[Problem],
     warnings: list[Problem],
-    openslo_slos: list[tuple[openslo.SLODoc, str]],
-    slis: dict[str, tuple[openslo.SLIDoc, str]],
+    v1: openslo.V1Input,
 ) -> list[SLO]:
     if isinstance(doc, dict) and "version" in doc:
         if doc.get("version") != "prometheus/v1":
@@ -282,30 +266,43 @@ def _document(
         alpha = _parse(openslo.AlphaSLODoc, doc, file, problems)
         return openslo.alpha_to_slos(alpha, file, index, problems) if alpha is not None else []
     if api == "openslo/v1":
-        if kind == "SLO":
-            d = _parse(openslo.SLODoc, doc, file, problems)
-            if d is not None:
-                openslo_slos.append((d, file))
-        elif kind == "SLI":
-            s = _parse(openslo.SLIDoc, doc, file, problems)
-            if s is not None:
-                slis[s.metadata.name] = (s, file)
-        else:
+        model = openslo.V1_KINDS.get(kind or "")
+        if model is None:
             problems.append(
-                Problem(file=file, field="kind", message=f"got {kind!r}; expected SLO or SLI (openslo/v1)")
+                Problem(
+                    file=file,
+                    field="kind",
+                    message=f"got {kind!r}; expected one of {', '.join(openslo.V1_KINDS)} (openslo/v1)",
+                )
             )
+            return []
+        parsed = _parse(model, doc, file, problems)
+        if parsed is not None:
+            v1.add(parsed, file, index, problems)
+        else:
+            v1.failed(kind or "", doc)
         return []
+    if api == pyrra.API_VERSION:
+        if kind != pyrra.KIND:
+            problems.append(
+                Problem(file=file, field="kind", message=f"got {kind!r}; expected {pyrra.KIND} ({api})")
+            )
+            return []
+        slo_doc = _parse(pyrra.ServiceLevelObjective, doc, file, problems)
+        return pyrra.to_slos(slo_doc, file, index, problems) if slo_doc is not None else []
     problems.append(Problem(file=file, message=f"not an SLO spec; expected {_FORMATS}"))
     return []
 
 
-def _check_query(slo: SLO, field: str, template: str, parse: bool, problems: list[Problem]) -> None:
+def _check_query(
+    slo: SLO, field: str, template: str, parse: bool, problems: list[Problem], optional: bool = False
+) -> None:
     p = Problem(file=slo.source, obj=f"SLO {slo.name}", field=field, message="")
     if not template.strip():
         p.message = "empty; expected a query"
         problems.append(p)
         return
-    if not WINDOW_PLACEHOLDER.search(template):
+    if not optional and not WINDOW_PLACEHOLDER.search(template):
         p.message = "missing {{.window}}; expected every range selector to use it, e.g. rate(x[{{.window}}])"
         problems.append(p)
         return
@@ -382,7 +379,14 @@ def validate(
             )
         if dialects:
             for field_path, template in slo.raw_queries.items():
-                _check_query(slo, field_path, template, plugins.VALIDATE in dialects, problems)
+                _check_query(
+                    slo,
+                    field_path,
+                    template,
+                    plugins.VALIDATE in dialects,
+                    problems,
+                    optional=field_path in slo.optional_window,
+                )
             if slo.error_query is not None and slo.error_query == slo.total_query:
                 problems.append(
                     Problem(
@@ -415,8 +419,8 @@ def validate(
                 )
             )
         period = slo.period or default_period
-        if period is not None and catalog.get(period) is None:
-            problems.append(catalog.missing(period, slo.source, f"SLO {slo.name}", "period"))
+        if period is not None and periods.lookup(catalog, period) is None:
+            problems.append(periods.unknown(catalog, period, slo.source, f"SLO {slo.name}", "period"))
         if slo.id in seen and not allow_duplicates:
             problems.append(
                 Problem(

@@ -20,7 +20,8 @@ LE_BUCKET = re.compile(r'\ble="([0-9]*\.?[0-9]+)"')
 SLOTH_SPEC = conventions.SPEC_PROMETHEUS
 KUBERNETES_SPEC = conventions.SPEC_KUBERNETES
 OPENSLO_ALPHA_SPEC = conventions.SPEC_OPENSLO_ALPHA
-OPENSLO_SPEC = "openslo/v1"
+OPENSLO_SPEC = conventions.SPEC_OPENSLO
+PYRRA_SPEC = conventions.SPEC_PYRRA
 # The formats Sloth reads: their SLOs get Sloth's defaults where the spec says nothing.
 SLOTH_FORMATS = (SLOTH_SPEC, KUBERNETES_SPEC, OPENSLO_ALPHA_SPEC)
 
@@ -63,9 +64,48 @@ class AlertTier:
 
 
 @dataclass(frozen=True)
+class Threshold:
+    """An OpenSLO thresholdMetric: an instant gauge query compared with a value (`op` is PromQL's
+    comparison: <, <=, >, >=); a sample is good when the comparison holds."""
+
+    query: str
+    op: str
+    value: Decimal
+
+
+@dataclass(frozen=True)
+class Slices:
+    """How a sampled SLI is budgeted (OpenSLO's budgetingMethod): `Occurrences` (a threshold SLI
+    only: each evaluation is one event), `Timeslices` (the share of time slices of `window` whose
+    good ratio meets `target`) or `RatioTimeslices` (the average of the slices' ratios)."""
+
+    method: str
+    window: str | None = None
+    target: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class BurnAlert:
+    """One OpenSLO AlertCondition of kind burnrate, as one of the SLO's alert policies uses it:
+    fires when the burn rate over `lookback` has been above `threshold` for `alert_after`."""
+
+    name: str  # the alert's name
+    condition: str  # the AlertCondition's metadata.name
+    policy: str  # the AlertPolicy's metadata.name
+    severity: str
+    threshold: Decimal
+    lookback: str
+    alert_after: str  # canonical; "0s": at once
+    description: str = ""
+    targets: tuple[str, ...] = ()  # AlertNotificationTarget names
+    breaching: bool = True  # alertWhenBreaching
+    no_data: bool = False  # alertWhenNoData
+
+
+@dataclass(frozen=True)
 class SLO:
     source: str  # the file it came from, for error messages
-    spec: str  # SLOTH_SPEC or OPENSLO_SPEC
+    spec: str  # the format it was read from: SLOTH_SPEC, KUBERNETES_SPEC, OPENSLO_*, PYRRA_SPEC
     service: str
     name: str
     objective: Decimal  # percent, 0 < objective < 100
@@ -91,6 +131,14 @@ class SLO:
     override_plugins: bool = False
     document: Document | None = None
     sli_plugin: str | None = None  # a Sloth SLI plugin's id (refused: Go code obsctl cannot run)
+    # A threshold SLI (OpenSLO thresholdMetric) instead of events or a raw ratio.
+    threshold: Threshold | None = None
+    # Time-slice (or per-evaluation) budgeting; None: occurrences of events, as Sloth's.
+    slices: Slices | None = None
+    # OpenSLO alert policies' burn-rate conditions; None: the default page and ticket tiers.
+    burn_alerts: tuple[BurnAlert, ...] | None = None
+    # Queries whose {{.window}} placeholder is optional (a threshold gauge's).
+    optional_window: frozenset[str] = frozenset()
 
     @property
     def id(self) -> str:
@@ -110,6 +158,8 @@ class SLO:
         """The latency a good event stays within: the one `le` bucket its error query counts
         against (0.2 for le="0.2"); None for an SLI without one (availability, freshness by ratio).
         Two different buckets in one SLI are an error: which one is the threshold is unclear."""
+        if self.threshold is not None:
+            return None
         which = "error" if self.error_query is not None else "ratio"
         query = self.error_query if self.error_query is not None else self.error_ratio_query
         buckets = sorted(set(LE_BUCKET.findall(query or "")), key=Decimal)
@@ -137,6 +187,7 @@ class SLO:
             "total": self.total_query,
             "events": _unfiltered(self.total_query) if self.total_query is not None else None,
             "ratio": self.error_ratio_query,
+            "threshold": self.threshold.query if self.threshold is not None else None,
         }[which]
         if template is None:
             raise ValueError(f"{self.id} has no {which} query")
