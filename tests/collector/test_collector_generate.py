@@ -125,7 +125,14 @@ def test_local_ports_come_from_the_environment_with_todays_defaults(local: dict)
     assert local["exporters"]["prometheus"]["endpoint"] == "localhost:${env:OTELCOL_SPANMETRICS_PORT:-8889}"
     assert local["extensions"]["health_check"]["endpoint"] == "localhost:${env:OTELCOL_HEALTH_PORT:-13133}"
     reader = local["service"]["telemetry"]["metrics"]["readers"][0]["pull"]["exporter"]["prometheus"]
-    assert reader == {"host": "localhost", "port": "${env:OTELCOL_SELF_METRICS_PORT:-8888}"}
+    assert reader == {
+        "host": "localhost",
+        "port": "${env:OTELCOL_SELF_METRICS_PORT:-8888}",
+        # `_total` and unit suffixes on: the names the dashboards and alerts query
+        # (test_collector_self_metrics.py scrapes them from the running collector).
+        "without_units": False,
+        "without_type_suffix": False,
+    }
 
 
 def test_kubernetes_ports_are_the_charts(kubernetes: dict) -> None:

@@ -114,12 +114,25 @@ def _prometheus_exporter(host: str, ports: _Ports) -> dict[str, Any]:
     }
 
 
+def _self_metrics_exporter(host: str, ports: _Ports) -> dict[str, Any]:
+    """The pull exporter of the collector's own metrics, serving the names the dashboards and alerts
+    query: counters with `_total` and units as suffixes (`otelcol_receiver_accepted_spans_total`,
+    `otelcol_process_memory_rss_bytes`). Left unset, the release defaults both `without_*` keys to
+    true and serves `otelcol_receiver_accepted_spans` and `otelcol_process_memory_rss`."""
+    return {
+        "host": host,
+        "port": ports.self_metrics,
+        "without_units": False,
+        "without_type_suffix": False,
+    }
+
+
 def _telemetry(host: str, ports: _Ports) -> dict[str, Any]:
     return {
         "logs": {"level": "info", "encoding": "json"},
         "metrics": {
             "level": "detailed",
-            "readers": [{"pull": {"exporter": {"prometheus": {"host": host, "port": ports.self_metrics}}}}],
+            "readers": [{"pull": {"exporter": {"prometheus": _self_metrics_exporter(host, ports)}}}],
         },
     }
 
