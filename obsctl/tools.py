@@ -77,6 +77,8 @@ class Tool:
     placeholders: tuple[str, ...] = ()
     stable_version: str = ""
     contrib_stable_version: str = ""
+    local_replace_version: str = ""
+    rename: tuple[tuple[str, str], ...] = ()
 
     def expand(self, text: str) -> str:
         return text.replace("{version}", self.version).replace("{reports}", self.reports)
@@ -96,6 +98,10 @@ class Tool:
         }
         if self.placeholders:
             inputs["placeholders"] = list(self.placeholders)
+        if self.local_replace_version:
+            inputs["local_replace_version"] = self.expand(self.local_replace_version)
+        if self.rename:
+            inputs["rename"] = dict(self.rename)
         if self.manifest is not None:
             digest = hashlib.sha256(self.manifest.read_bytes())
             for directory in local_replaces(self.manifest).values():
@@ -138,6 +144,20 @@ def _parse_tool(name: str, raw: Any, table_path: Path) -> Tool:
     if isinstance(binaries, str):
         binaries = [binaries]
     version = str(raw["version"])
+    local_replace_version = str(raw.get("local_replace_version") or "")
+    if local_replace_version and build != "module":
+        raise ToolError(
+            f"{table_path}: tool {name!r}: local_replace_version is for build: module, not {build!r}"
+        )
+    rename = raw.get("rename") or {}
+    if not isinstance(rename, dict):
+        raise ToolError(f"{table_path}: tool {name!r}: rename must map an installed name to a binary name")
+    for target in rename.values():
+        if str(target) not in (str(b) for b in binaries):
+            raise ToolError(
+                f"{table_path}: tool {name!r}: rename target {target!r} "
+                f"is not one of its binaries {list(binaries)}"
+            )
     return Tool(
         name=name,
         module=str(raw["module"]),
@@ -157,6 +177,8 @@ def _parse_tool(name: str, raw: Any, table_path: Path) -> Tool:
         placeholders=tuple(str(p) for p in raw.get("placeholders") or ()),
         stable_version=str(raw.get("stable_version", "")),
         contrib_stable_version=str(raw.get("contrib_stable_version", "")),
+        local_replace_version=local_replace_version,
+        rename=tuple((str(k), str(v)) for k, v in rename.items()),
     )
 
 
@@ -400,7 +422,13 @@ def _install_go_install(tool: Tool, go: str, work: Path, bindir: Path, log: Text
 
 
 def _install_module(tool: Tool, go: str, work: Path, bindir: Path, log: TextIO, verbose: bool) -> None:
-    """A throw-away main module that requires the tool's module with the same replace directives."""
+    """A throw-away main module that requires the tool's module with the same replace directives.
+
+    A replace with a local directory (Kubernetes' ./staging/src/k8s.io/*, etcd's ../api) cannot be
+    repeated outside the module's repository; with `local_replace_version: VERSION` the main module
+    replaces each such module with its published release at VERSION instead, as projects that
+    embed Kubernetes pin every k8s.io/* staging module to the v0.X matching v1.X.
+    """
     info = module_download(go, tool.module, tool.version)
     edit = subprocess.run(
         [go, "mod", "edit", "-json", info["GoMod"]], capture_output=True, text=True, check=True, cwd=work
@@ -413,7 +441,13 @@ def _install_module(tool: Tool, go: str, work: Path, bindir: Path, log: TextIO, 
     for rep in replaces:
         old, new = rep["Old"], rep["New"]
         if not new.get("Version"):
-            raise ToolError(f"{tool.module}@{tool.version} replaces {old['Path']} with a local directory")
+            if not tool.local_replace_version:
+                raise ToolError(
+                    f"{tool.module}@{tool.version} replaces {old['Path']} with a local directory "
+                    f"({new['Path']}): set `local_replace_version: VERSION` for {tool.name} "
+                    "in tools/versions.yaml"
+                )
+            new = {"Path": old["Path"], "Version": tool.expand(tool.local_replace_version)}
         left = old["Path"] + (f"@{old['Version']}" if old.get("Version") else "")
         _run(
             [go, "mod", "edit", f"-replace={left}={new['Path']}@{new['Version']}"], log, verbose, moddir, env
@@ -437,7 +471,7 @@ def _install_source(tool: Tool, go: str, work: Path, bindir: Path, log: TextIO, 
     log.write(f"# copying {info['Dir']} to {src}\n")
     shutil.copytree(info["Dir"], src, copy_function=shutil.copyfile)
     for directory, _, _ in os.walk(src):
-        os.chmod(directory, 0o755)
+        os.chmod(directory, 0o755)  # nosec B103 # a build copy of public module source, read-only for others
     page = PLACEHOLDER_PAGE.format(name=tool.name, version=tool.version).encode()
     for relative in tool.placeholders:
         target = src / relative
@@ -594,6 +628,16 @@ def _lock(tool: Tool) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _rename_binaries(tool: Tool, bindir: Path, log: TextIO) -> None:
+    """Give binaries that `go install` names after their package the tool's names (etcd's `server`)."""
+    for installed, binary in tool.rename:
+        source = bindir / installed
+        if not source.is_file():
+            raise ToolError(f"rename: the build left no {installed} in {bindir} to rename to {binary}")
+        log.write(f"# rename {installed} -> {binary}\n")
+        os.replace(source, bindir / binary)
+
+
 def _build_atomically(tool: Tool, go: str, log: TextIO, verbose: bool) -> Path:
     """Build into <root>/.tmp-<name>-<version>-*, verify, rename to <root>/<name>-<version>."""
     root = cache_root()
@@ -611,6 +655,7 @@ def _build_atomically(tool: Tool, go: str, log: TextIO, verbose: bool) -> Path:
             bindir.mkdir()
             started = time.monotonic()
             INSTALLERS[tool.build](tool, go, work, bindir, log, verbose)
+            _rename_binaries(tool, bindir, log)
             for binary in tool.binaries:
                 path = bindir / binary
                 if not _is_executable(path):

@@ -10,7 +10,7 @@ import yaml
 from obsctl import tools
 
 VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
-EXPECTED = {"otelcol", "jaeger", "prometheus", "alertmanager", "victorialogs", "sloth"}
+EXPECTED = {"otelcol", "jaeger", "prometheus", "alertmanager", "victorialogs", "sloth", "etcd", "kubernetes"}
 
 
 def test_table_has_the_ecosystem_tools(table: dict[str, tools.Tool]) -> None:
@@ -41,8 +41,11 @@ def test_entry_is_complete(table: dict[str, tools.Tool], name: str) -> None:
         assert tool.manifest is not None and tool.manifest.is_file()
         assert tool.packages == ("go.opentelemetry.io/collector/cmd/builder",)
     else:
-        # one binary per main package, named after the package's last element
-        assert tool.binaries == tuple(p.rsplit("/", 1)[-1] for p in tool.packages), name
+        # one binary per main package, named as `go install` names it (the last element that is
+        # not a major version suffix), or as the table's rename says
+        installed = [re.sub(r"/v\d+$", "", p).rsplit("/", 1)[-1] for p in tool.packages]
+        rename = dict(tool.rename)
+        assert tool.binaries == tuple(rename.get(b, b) for b in installed), name
 
 
 def test_binary_names_are_unique(table: dict[str, tools.Tool]) -> None:
