@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := generate
 .PHONY: help setup generate rules dashboards collector helm check lint typecheck drift test \
-        test-unit up down demo bench clean
+        test-unit up down demo bench clean scan chaos
 
 help: ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,11 +44,18 @@ typecheck: $(STAMP) ## mypy
 drift: $(STAMP) ## fail when committed generated files differ from what the sources produce
 	@$(OBSCTL) generate --check
 
-check: lint typecheck drift ## fast: lint, types, drift, promtool check
+scan: $(STAMP) ## security scans: bandit on apps/ obsctl/ catalog/, checkov on the rendered chart
+	@$(BIN)/bandit -q -c pyproject.toml -r apps obsctl catalog
+	@$(BIN)/python scripts/checkov_gate.py
+
+check: lint typecheck drift scan ## fast: lint, types, drift, security scans, promtool check
 	@$(OBSCTL) check
 
 test: setup check ## everything, starting the real components it needs
 	@$(PYTEST) -q -p no:cacheprovider
+
+chaos: $(STAMP) ## only the chaos test (also part of `make test`): SIGKILL each component under load
+	@$(PYTEST) -q -s -p no:cacheprovider tests/chaos
 
 test-unit: $(STAMP) ## only the tests that need no servers
 	@$(PYTEST) -q -m "not slow" -p no:cacheprovider

@@ -48,6 +48,16 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q -e '.[tools,dev]'
   touch "$stamp"
 fi
+# checkov (the chart's security scan, `make scan`) in a venv of its own in the tool cache: its
+# dependency pins (packaging<24 among them) conflict with the project's set in .venv.
+tools_cache=${OBSCTL_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/payment-observability/tools}
+checkov_venv="$tools_cache/checkov-3"
+if [ ! -x "$checkov_venv/bin/checkov" ]; then
+  echo "setup: installing checkov into $checkov_venv"
+  mkdir -p "$tools_cache"
+  "$PY" -m venv "$checkov_venv"
+  "$checkov_venv/bin/python" -m pip install -q 'checkov>=3.2,<4'
+fi
 # The ecosystem's Go tools at the versions of tools/versions.yaml, built from Go modules into the
 # user's cache (obsctl/tools.py); without Go it says what to install and fails if a tool is missing.
 .venv/bin/python -m obsctl.tools build

@@ -3,6 +3,8 @@ tooling, signed as `operator`: apps/common/internal_auth.py).
 
     POST /v1/charges {payment_id, amount, currency, channel}        idempotent per payment_id
     GET  /v1/charges/<payment_id>                                   the recorded outcome, or 404
+    GET  /v1/charges?created_before=<ISO 8601>&after=<id>&limit=<n> approved charges (reconciliation)
+    POST /v1/charges/<payment_id>/void {reason}                     reverse an approved charge in full
     POST /v1/refunds {refund_id, payment_id, amount, currency, channel}   idempotent per refund_id
     GET/PUT/DELETE /v1/faults                                       the fault switches
     GET  /v1/faults/defaults                                        the starting switches
@@ -15,15 +17,17 @@ Readiness: no dependencies.
 
 from __future__ import annotations
 
+import logging
 import random
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from opentelemetry import trace
 from pydantic import Field
 
 from apps.channel.faults import FaultState, Switches, SwitchUpdate
-from apps.channel.provider import Conflict, Provider, Request, Result
+from apps.channel.provider import Conflict, NotVoidable, Provider, Request, Result
 from apps.common import internal_auth, metrics
 from apps.common.app import create_base_app, deadline
 from apps.common.config import env
@@ -33,6 +37,7 @@ from apps.common.validation import StrictModel, json_body
 SERVICE = "channel"
 CHANNELS = ("card", "wallet", "bank_transfer")
 OUTCOMES = ("approved", "declined", "error", "timeout")
+log = logging.getLogger(__name__)
 
 Identifier = Annotated[str, Field(min_length=1, max_length=128)]
 
@@ -50,6 +55,23 @@ class ChargeRequest(_Money):
 
 class RefundRequest(_Money):
     refund_id: Identifier
+
+
+class VoidRequest(StrictModel):
+    reason: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z_]+$")]
+
+
+def _created_before() -> datetime:
+    raw = request.args.get("created_before")
+    if not raw:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(
+            422, "invalid_request", "created_before: an ISO 8601 time", field="created_before"
+        ) from None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _answer(result: Result) -> tuple[Response, int]:
@@ -89,6 +111,20 @@ def create_app() -> Flask:
         )
         if not result.replayed:
             latency.labels(req.channel).observe(result.latency_s)
+        ids = {"payment.id": req.payment_id}
+        if req.kind == "refund":
+            ids["refund.id"] = req.key
+        log.info(
+            "%s %s",
+            req.kind,
+            result.outcome,
+            extra={
+                **ids,
+                "channel.name": req.channel,
+                "channel.outcome": result.outcome,
+                "channel.replayed": result.replayed,
+            },
+        )
         return _answer(result)
 
     @app.post("/v1/charges")
@@ -101,6 +137,27 @@ def create_app() -> Flask:
         record = provider.lookup("charge", payment_id)
         if record is None:
             raise ApiError(404, "charge_not_found", f"payment {payment_id} was never charged")
+        return jsonify(record)
+
+    @app.get("/v1/charges")
+    @internal_auth.also_from(internal_auth.OPERATOR)
+    def approved_charges() -> Response:
+        # The reconciliation's view of the provider: what it will settle unless voided.
+        limit = request.args.get("limit", "500")
+        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+            raise ApiError(422, "invalid_request", "limit: 1 to 1000", field="limit")
+        charges, following = provider.approved_charges(
+            _created_before(), request.args.get("after") or None, int(limit)
+        )
+        return jsonify({"charges": charges, "next": following})
+
+    @app.post("/v1/charges/<payment_id>/void")
+    def void_charge(payment_id: str) -> Response:
+        body = json_body(VoidRequest)
+        try:
+            record = provider.void(payment_id, body.reason)
+        except NotVoidable as exc:
+            raise ApiError(409, "not_voidable", str(exc)) from None
         return jsonify(record)
 
     @app.post("/v1/refunds")

@@ -8,6 +8,10 @@ Two concurrent requests with one id are serialised: the second waits for the fir
 Memory is bounded: beyond CHANNEL_MAX_RECORDS answers the oldest are forgotten (a retry that
 old is then processed afresh, and a refund of a forgotten charge is refused as charge_not_found),
 so a simulator left running under load keeps a steady size.
+
+Like a real acquirer it can list its approved charges (for the payment side's reconciliation,
+apps/payment/provider_reconcile.py) and void an approved charge that has not been refunded: the
+charge is reversed in full and stays recorded as `voided`, so a replay of it is refused.
 """
 
 from __future__ import annotations
@@ -59,6 +63,10 @@ class Conflict(Exception):
     """The id was already used with a different payment, amount, currency or channel."""
 
 
+class NotVoidable(Exception):
+    """The charge is unknown, was not approved, or has refunds (which a void cannot undo)."""
+
+
 @dataclass
 class _Store:
     records: dict[tuple[Kind, str], dict[str, Any]] = field(default_factory=dict)
@@ -100,6 +108,43 @@ class Provider:
         with self._lock:
             return self._store.records.get((kind, key))
 
+    def approved_charges(
+        self, created_before: datetime, after: str | None = None, limit: int = 500
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Approved (not voided) charges recorded before `created_before`, oldest first, a page of
+        at most `limit` after the charge `after`; and the cursor of the next page (None at the end)."""
+        cutoff = created_before.astimezone(UTC).isoformat()  # records hold UTC ISO strings
+        with self._lock:
+            records = [
+                r
+                for (kind, _), r in self._store.records.items()
+                if kind == "charge" and r["status"] == "approved"
+            ]
+        if after is not None:
+            index = next((i for i, r in enumerate(records) if r["payment_id"] == after), None)
+            records = records[index + 1 :] if index is not None else []
+        page = [r for r in records if r["created_at"] < cutoff][: limit + 1]
+        more = len(page) > limit
+        page = page[:limit]
+        return [dict(r) for r in page], (page[-1]["payment_id"] if more and page else None)
+
+    def void(self, payment_id: str, reason: str) -> dict[str, Any]:
+        """Reverse an approved charge in full (idempotent: a voided charge answers as it is)."""
+        with self._lock:
+            record = self._store.records.get(("charge", payment_id))
+            if record is None:
+                raise NotVoidable(f"payment {payment_id} was never charged")
+            if record["status"] == "voided":
+                return dict(record)
+            if record["status"] != "approved":
+                raise NotVoidable(f"the charge of payment {payment_id} was {record['status']}")
+            if self._store.refunded.get(payment_id, 0):
+                raise NotVoidable(f"the charge of payment {payment_id} has refunds")
+            record["status"] = "voided"
+            record["void_reason"] = reason
+            record["voided_at"] = datetime.now(UTC).isoformat()
+            return dict(record)
+
     def handle(self, req: Request, deadline: Deadline) -> Result:
         slot = (req.kind, req.key)
         while True:
@@ -108,6 +153,8 @@ class Provider:
                 if record is not None:
                     if not req.same_as(record):
                         raise Conflict(f"{req.kind} {req.key} was already sent with other details")
+                    if record["status"] == "voided":
+                        raise Conflict(f"{req.kind} {req.key} was voided")
                     return Result(record["status"], record, 0.0, replayed=True)
                 waiting = self._store.in_flight.get(slot)
                 if waiting is None:

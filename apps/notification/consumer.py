@@ -1,8 +1,12 @@
 """The notification consumer: a background thread that records each payment event exactly once.
 
-Offsets are committed only after the notification rows are committed (in groups: every
-COMMIT_EVERY_S or COMMIT_EVERY_RECORDS), so a crash redelivers rather than loses; the primary key
-on event_id turns a redelivery into a counted duplicate.
+Offsets are committed only after the notification rows are durable (in groups: every
+COMMIT_EVERY_S or COMMIT_EVERY_RECORDS, NOTIFICATION_COMMIT_EVERY_S / _RECORDS in the environment),
+so a crash of the consumer redelivers rather than loses; the primary key on event_id turns a
+redelivery into a counted duplicate. Each row's transaction commits with synchronous_commit on,
+whatever the server's default: with it off (a common tuning), PostgreSQL acknowledges a commit
+before its WAL is flushed, and a crash of the database after the offset commit loses the row for
+good (issue 16, finding 3; tests/services/test_notification_durability.py).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
 from apps.common import background, db, metrics
+from apps.common.config import env
 from apps.notification import events
 from apps.notification.kafka_settings import CONSUMER, TOPICS
 
@@ -27,6 +32,10 @@ log = logging.getLogger(__name__)
 COMMIT_EVERY_S = 0.5
 COMMIT_EVERY_RECORDS = 100
 LAG_EVERY_S = 1.0
+# kafka-python's commit() and position() wait without end by default while the group coordinator
+# is unknown; after a broker crash that hung the consumer for good. Bounded, the call fails and
+# background.Worker rebuilds the consumer, which rejoins the group and carries on.
+KAFKA_CALL_TIMEOUT_MS = 10_000
 tracer = trace.get_tracer(__name__)
 
 
@@ -58,7 +67,9 @@ def record_event(value: bytes, headers: list[tuple[str, bytes]]) -> str:
         "notification record", context=parent, kind=trace.SpanKind.CONSUMER
     ) as span:
         span.set_attribute("payment.event_type", event.event_type)
-        with db.statement("record_notification") as conn:
+        with db.transaction("record_notification") as conn:
+            # Durable before the offset is committed, even on a server tuned for async commits.
+            conn.execute("SET LOCAL synchronous_commit = on")
             row = conn.execute(
                 "INSERT INTO notification.notifications"
                 " (event_id, event_type, payment_id, payload, event_created_at)"
@@ -67,6 +78,11 @@ def record_event(value: bytes, headers: list[tuple[str, bytes]]) -> str:
             ).fetchone()
         result = "recorded" if row else "duplicate"
         span.set_attribute("notification.result", result)
+        log.info(
+            "notification %s",
+            result,
+            extra={"payment.id": event.payment_id, "payment.event_type": event.event_type},
+        )
     metrics.counter("notifications_total").labels(event.event_type, result).inc()
     if row:
         created = event.created_at if event.created_at.tzinfo else event.created_at.replace(tzinfo=UTC)
@@ -88,6 +104,8 @@ class NotificationConsumer(background.Worker):
         self.bootstrap = bootstrap
         self.connected = threading.Event()
         self._consumer: KafkaConsumer | None = None
+        self.commit_every_s = env("NOTIFICATION_COMMIT_EVERY_S", COMMIT_EVERY_S, float)
+        self.commit_every_records = env("NOTIFICATION_COMMIT_EVERY_RECORDS", COMMIT_EVERY_RECORDS, int)
 
     def recover(self) -> None:
         self.connected.clear()
@@ -108,16 +126,16 @@ class NotificationConsumer(background.Worker):
                 # Offsets are committed in groups (a synchronous round trip to the broker each):
                 # after a crash at most that group is delivered again, and the dedupe by event id
                 # keeps its notifications single.
-                if uncommitted >= COMMIT_EVERY_RECORDS or now >= commit_due:
-                    self._consumer.commit()
-                    uncommitted, commit_due = 0, now + COMMIT_EVERY_S
+                if uncommitted >= self.commit_every_records or now >= commit_due:
+                    self._consumer.commit(timeout_ms=KAFKA_CALL_TIMEOUT_MS)
+                    uncommitted, commit_due = 0, now + self.commit_every_s
                 if now >= lag_due:  # under steady traffic the iteration never pauses
                     self._update_lag()
                     lag_due = now + LAG_EVERY_S
                 if self.stopping.is_set():
                     break
             if uncommitted:
-                self._consumer.commit()
+                self._consumer.commit(timeout_ms=KAFKA_CALL_TIMEOUT_MS)
             self._update_lag()
 
     def _update_lag(self) -> None:
@@ -127,11 +145,11 @@ class NotificationConsumer(background.Worker):
         lag = dict.fromkeys(TOPICS, 0)
         assigned: list[TopicPartition] = list(consumer.assignment())
         for tp in assigned:
-            position = consumer.position(tp)
+            position = consumer.position(tp, timeout_ms=KAFKA_CALL_TIMEOUT_MS)
             # The high watermark of the last fetch response, not end_offsets(): tansu answers
             # ListOffsets(latest) with the last batch's base offset + 1, which under-counts.
             end = consumer.highwater(tp)
-            if end is None:
+            if end is None or position is None:  # no fetch answered yet, or the position timed out
                 continue
             if position > end:
                 # The log is shorter than what we consumed: the broker lost its data (tansu's
@@ -139,7 +157,9 @@ class NotificationConsumer(background.Worker):
                 # again; the dedupe by event id keeps every notification single.
                 log.warning("partition %s ends before our position; reading it again", tp)
                 consumer.seek_to_beginning(tp)
-                position = consumer.position(tp)
+                position = consumer.position(tp, timeout_ms=KAFKA_CALL_TIMEOUT_MS)
+                if position is None:
+                    continue
             lag[tp.topic] = lag.get(tp.topic, 0) + max(0, end - position)
         gauge = metrics.gauge("kafka_consumer_lag")
         for topic, value in lag.items():

@@ -17,7 +17,7 @@ SIGNALS = ("traces", "metrics", "logs")
 # by) or that must see every span before a sampling decision: all before tail_sampling.
 NEED_REQUEST_CONTEXT = ("k8s_attributes",)
 BEFORE_SAMPLING = ("k8s_attributes", "resource_detection", "transform")
-WILDCARD_HOSTS = ("0.0.0.0", "::", "[::]", "")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "[::]", "")  # nosec B104 # what the check looks for, no bind
 # Exporters that Prometheus scrapes: nothing to retry, queue or batch.
 PULL_EXPORTERS = ("prometheus",)
 # Names the release still loads as deprecated aliases (silently, for `otelcol validate`): we write

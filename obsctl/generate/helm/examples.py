@@ -18,7 +18,7 @@ from obsctl import paths
 from obsctl.generate.area import Upstream
 from obsctl.generate.helm import chart, staging
 
-GENERATED_SECRET_ANNOTATION = "payment-platform/generated"
+GENERATED_SECRET_ANNOTATION = "payment-platform/generated"  # nosec B105 # an annotation name
 GENERATED_MARKER = base64.b64encode(b"generated-at-install").decode()
 
 

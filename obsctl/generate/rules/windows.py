@@ -183,7 +183,7 @@ def load_catalog(directory: Path) -> Catalog:
     files = sorted(p for p in directory.rglob("*") if p.is_file() and p.suffix.lower() in (".yaml", ".yml"))
     for f in files:
         try:
-            raw: Any = yaml.load(f.read_text(encoding="utf-8"), Loader=_LOADER)
+            raw: Any = yaml.load(f.read_text(encoding="utf-8"), Loader=_LOADER)  # nosec B506 # SafeLoader
         except (OSError, yaml.YAMLError) as exc:
             problems.append(Problem(file=str(f), message=f"cannot read YAML: {exc}"))
             continue

@@ -2,8 +2,15 @@
 
 initdb and postgres refuse to run as root. As root, both run as the `postgres` system user (the
 Debian package creates it) through setpriv, and the data directory belongs to that user; as any
-other user they run as that user. Authentication is `trust`, and only on 127.0.0.1: this is a
-throwaway development and test cluster, tuned for speed over durability (fsync off).
+other user they run as that user. Authentication is `trust`, and only on 127.0.0.1: a development
+and test cluster.
+
+Durability is production's by default (fsync, synchronous_commit and full_page_writes on): a
+commit the server acknowledged survives a crash of the server (SIGKILL) and of the machine, which
+is what the chaos and durability tests check and what "an acknowledged payment is never lost"
+rests on. A fast mode (the three off) is kept for tests that never crash the server and measure no
+durability: `Postgres(..., durable=False)`, or OBSCTL_POSTGRES_DURABILITY=fast in the environment
+for a whole run; docs/reliability.md says which tests may use it.
 """
 
 from __future__ import annotations
@@ -26,6 +33,11 @@ from obsctl.run.stack.server import Server
 from obsctl.run.stack.wait import StackError
 
 SUPERUSER = "postgres"
+# OBSCTL_POSTGRES_DURABILITY=fast turns durability off for clusters that do not ask for it explicitly.
+DURABILITY_VARIABLE = "OBSCTL_POSTGRES_DURABILITY"
+DURABLE_SETTINGS = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+# Only for tests that never crash the server: an acknowledged commit may be lost in a crash.
+FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 # Unix socket paths are limited to about 107 bytes; beyond that the server listens on TCP only.
 MAX_SOCKET_DIR = 90
 
@@ -71,18 +83,29 @@ class Postgres(Server):
     stop_signal = signal.SIGINT  # "fast" shutdown: roll back open transactions, do not wait for clients
     signal_group = False
 
-    # Settings for a disposable cluster. max_connections covers the services' pools (DB_POOL_MAX per
-    # worker of each service using the database) plus concurrency tests.
-    settings = {
+    # max_connections covers the services' pools (DB_POOL_MAX per worker of each service using the
+    # database) plus concurrency tests. The durability settings are added by `durable`.
+    base_settings = {
         "listen_addresses": "127.0.0.1",
         "max_connections": "300",
-        "fsync": "off",
-        "synchronous_commit": "off",
-        "full_page_writes": "off",
         "shared_buffers": "64MB",
         "log_min_messages": "warning",
         "log_line_prefix": "%m [%p] %d ",
     }
+
+    def __init__(
+        self, state_dir: Path | str, *, name: str | None = None, durable: bool | None = None
+    ) -> None:
+        """`durable`: True or False sets the mode; None (the default) is durable unless
+        OBSCTL_POSTGRES_DURABILITY=fast. A test that measures durability passes True."""
+        super().__init__(state_dir, name=name)
+        if durable is None:
+            durable = os.environ.get(DURABILITY_VARIABLE, "durable").strip().lower() != "fast"
+        self.durable = durable
+
+    @property
+    def settings(self) -> dict[str, str]:
+        return {**self.base_settings, **(DURABLE_SETTINGS if self.durable else FAST_SETTINGS)}
 
     @property
     def pgdata(self) -> Path:
@@ -119,8 +142,9 @@ class Postgres(Server):
             "--auth=trust",
             "--encoding=UTF8",
             "--locale=C",
-            "--no-sync",
         ]
+        if not self.durable:
+            argv.append("--no-sync")
         prefix = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"] if user else []
         result = subprocess.run(prefix + argv, capture_output=True, text=True, check=False)
         if result.returncode != 0:

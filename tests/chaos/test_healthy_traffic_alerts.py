@@ -1,0 +1,99 @@
+"""Alerting quality, live (issue 16, finding 8): the demo's healthy traffic pages nobody.
+
+The whole local stack with its generated rules and routing (`obsctl up`: Prometheus evaluating
+every 5 s, Alertmanager, the webhook) gets the demo's traffic (obsctl/run/load, the same users
+and mix `make demo` starts) at HEALTHY_RATE, well below the capacity docs/performance.md
+measures (obsctl.run.demo.CAPACITY_PAYMENTS_PER_S). At every rule evaluation the test reads
+Prometheus' ALERTS: no alert may fire, and after the first minute none may even be pending.
+
+Why HEALTHY_S (4 minutes) stands for the issue's 10 minutes: the SLO burn alerts have no `for:`
+and fire at the first evaluation whose windows are over their thresholds; on a fresh stack every
+window (5m, 30m, 1h, 6h, ...) covers the whole run, so 4 minutes of steady traffic is at least as
+strict as 10 (the start, when caches are cold, weighs more). The service alerts wait 1 to 10
+minutes (`for:`), and an alert can only fire after being pending for that long: no alert pending
+at any of the ~45 evaluations after the first minute means none of them could fire however long
+the traffic ran the same way. (Pending in the first minute is allowed: SLIAbsent, `for: 10m`,
+is pending until the first refund or notification has been measured.)
+
+The demo's healthy phase prints every SLO's burn (obsctl.run.demo.every_slo_burn); the test
+checks that it reports a burn rate for each SLO the rules define, not only the page's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from obsctl.run import demo, notifications
+from obsctl.run.load.run import LoadProcess
+from obsctl.run.prometheus_api import PrometheusAPI
+from obsctl.run.stack.stack import Stack
+
+pytestmark = pytest.mark.slow
+# Payments per second: the demo's traffic below capacity (about 28% of it, where the latency SLO
+# holds on this 2-CPU host; `make demo`'s default of 20/s is 55%, where queueing alone made p99
+# 300 ms and paged: the finding).
+HEALTHY_RATE = 10.0
+HEALTHY_S = 240
+GRACE_S = 60
+EVALUATION_S = 5.0  # obsctl/run/stack/prometheus.py DEFAULT_INTERVAL: scrape and rule evaluation
+
+
+@pytest.fixture(scope="module")
+def stack(state_dir_factory: Callable[[], Path]) -> Iterator[Stack]:
+    running = Stack(state_dir_factory())
+    try:
+        running.up()  # everything `make demo` starts
+        yield running
+    finally:
+        running.down()
+
+
+def test_the_demos_healthy_traffic_fires_no_alert_and_reports_every_slos_burn(stack: Stack) -> None:
+    env = stack.env()
+    prom = PrometheusAPI(env["PROMETHEUS_URL"])
+    prom.wait_until_serving()
+    print(f"\nhealthy traffic at {HEALTHY_RATE:g} req/s: {demo.capacity_line(HEALTHY_RATE)}")
+    assert HEALTHY_RATE <= demo.CAPACITY_PAYMENTS_PER_S / 2
+    users = max(1, round(HEALTHY_RATE / 2))  # as obsctl.run.demo.run starts its load
+    load = LoadProcess(env, users=users, user_rate=HEALTHY_RATE / users, duration_s=HEALTHY_S + 30)
+    began = time.time()
+    seen: dict[tuple[str, str, str], float] = {}  # (alert, severity, state) -> seconds into the run
+    evaluations = 0
+    try:
+        while time.time() - began < HEALTHY_S:
+            assert load.running(), f"the load generator stopped: {load.log.read_text()[-2000:]}"
+            for series in prom.query("ALERTS"):
+                labels = series["metric"]
+                key = (labels["alertname"], labels.get("severity", ""), labels["alertstate"])
+                if key not in seen:  # each alert state once, when first seen
+                    seen[key] = round(time.time() - began)
+                    print(f"  {key} at +{seen[key]}s: {labels}")
+            evaluations += 1
+            time.sleep(EVALUATION_S)
+        burns = demo.every_slo_burn(prom)
+    finally:
+        result = load.stop()
+    print(
+        f"load: {result.requests} requests, {result.error_rate:.2%} answered with an error,"
+        f" p50 {result.p50_ms:.0f} ms, p95 {result.p95_ms:.0f} ms, p99 {result.p99_ms:.0f} ms"
+    )
+    print("\n".join(f"  {line}" for line in burns))
+    print(f"alert states seen (first seen, seconds into the run): {seen or 'none'}")
+
+    assert evaluations >= HEALTHY_S / EVALUATION_S * 0.8
+    assert result.requests >= HEALTHY_RATE * HEALTHY_S * 0.8, "the traffic did not reach its rate"
+    firing = {k: t for k, t in seen.items() if k[2] == "firing"}
+    assert firing == {}, f"alerts fired on healthy traffic: {firing}"
+    late = {k: t for k, t in seen.items() if t > GRACE_S}
+    assert late == {}, f"alerts pending after the first minute of healthy traffic: {late}"
+    notes = [n for n in notifications.read(Path(env["ALERTS_LOG"])) if n.received_at >= began]
+    assert [n.alertname for n in notes] == [], "Alertmanager notified on healthy traffic"
+
+    # The healthy phase's summary: every SLO the rules define, each with its burn rates.
+    objectives = prom.query("max by (sloth_service, sloth_slo) (slo:objective:ratio)")
+    assert len(burns) == len(objectives) >= 8
+    assert all("burn rate 5m -" not in line and "1h -" not in line for line in burns), burns
