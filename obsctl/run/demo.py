@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from catalog import default as default_catalog
@@ -54,6 +55,10 @@ CANDIDATES = 20
 FIRE_TIMEOUT_S = 300
 # Beyond the predicted resolution time: Prometheus' lag and Alertmanager's group_interval.
 RESOLVE_MARGIN_S = 120
+# This host's measured capacity (docs/performance.md, "payments: 50 concurrent users"): payments/s
+# the instrumented stack (10% sampled) serves at saturation on 2 CPUs. Healthy traffic well below
+# it keeps the latency SLO (p99 within 200 ms); near it, queueing alone burns the latency budget.
+CAPACITY_PAYMENTS_PER_S = 36.1
 
 
 @dataclass
@@ -195,10 +200,12 @@ def run(
 def _loop(demo: Demo, rate: float, warmup_s: int, steps: int) -> int:
     console, stack, measured = demo.console, demo.stack, demo.measured
     console.print(f"[bold]3/{steps}[/] healthy traffic at {rate:g} req/s for {warmup_s}s")
+    console.print(f"     {capacity_line(rate)}")
     began = time.time()
     demo.wait_for("healthy traffic", lambda: time.time() - began >= warmup_s, warmup_s + 5)
     measured.healthy_s = time.time() - began
-    console.print(f"     {demo.burn_line()}")
+    for line in every_slo_burn(demo.prom):
+        console.print(f"     {line}")
 
     console.print(f"[bold]4/{steps}[/] fault: {FAULT} on (the provider fails every charge)")
     console.print("     " + faults.set_fault(stack, FAULT, "on"))
@@ -223,7 +230,7 @@ def _loop(demo: Demo, rate: float, warmup_s: int, steps: int) -> int:
             f"     Alertmanager delivered it to receiver {note.receiver_path.strip('/')} "
             f"{measured.notified_s:.0f}s after the fault"
         )
-    _evidence(demo, fault_on)
+    evidence(demo.console, demo.stack, fault_on)
 
     console.print(f"[bold]5/{steps}[/] fault: {FAULT} off; waiting for the page to resolve")
     console.print("     " + faults.set_fault(stack, FAULT, "off"))
@@ -256,13 +263,43 @@ def _loop(demo: Demo, rate: float, warmup_s: int, steps: int) -> int:
     return 0
 
 
-def _evidence(demo: Demo, since: float, until: float | None = None) -> None:
+def capacity_line(rate: float) -> str:
+    share = rate / CAPACITY_PAYMENTS_PER_S
+    line = (
+        f"{share:.0%} of this host's measured capacity ({CAPACITY_PAYMENTS_PER_S:g} payments/s at "
+        "saturation, 10% sampled, docs/performance.md)"
+    )
+    if share > 0.5:
+        line += "; above half of it, queueing alone may burn the latency SLO"
+    return line
+
+
+def every_slo_burn(prom: PrometheusAPI) -> list[str]:
+    """One line per SLO the rules define: its burn rates over 5m and 1h and whether any alert of
+    it is pending or firing (the healthy phase's summary: every SLO, not only the page's)."""
+    objectives = {_key(r): r for r in prom.query(c.OBJECTIVE)}
+    ratio5m = {_key(r): r for r in prom.query(c.sli_error_record("5m"))}
+    ratio1h = {_key(r): r for r in prom.query(c.sli_error_record("1h"))}
+    alerts = [r["metric"] for r in prom.query("ALERTS")]
+    lines = []
+    for key in sorted(objectives):
+        budget = 1 - float(objectives[key]["value"][1])
+        states = sorted(
+            {f"{a.get('alertname')} {a.get('alertstate')}" for a in alerts if _key({"metric": a}) == key}
+        )
+        lines.append(
+            f"{key[0]}/{key[1]}: burn rate 5m {_burn(ratio5m.get(key), budget)}, "
+            f"1h {_burn(ratio1h.get(key), budget)}; " + (", ".join(states) or "no alert")
+        )
+    return lines or ["no SLO objectives in Prometheus: are the rules loaded?"]
+
+
+def evidence(console: Console, stack: Stack, since: float, until: float | None = None) -> None:
     """From the page to the evidence, as an SRE would: one failed payment's trace in Jaeger and
     that payment's log lines from every service in VictoriaLogs, found by its trace id."""
-    console = demo.console
     console.print("     [bold]evidence[/]: one failed payment, by trace id")
     try:
-        jaeger, logs = demo.stack.server("jaeger"), demo.stack.server("victorialogs")
+        jaeger, logs = stack.server("jaeger"), stack.server("victorialogs")
         if not (isinstance(jaeger, Jaeger) and isinstance(logs, VictoriaLogs)):
             raise ObsctlError("no Jaeger or VictoriaLogs in this stack")
         if not (jaeger.running() and logs.running()):
@@ -372,7 +409,8 @@ def _print_evidence(
             fields = " ".join(f"{k}={v}" for k, v in extra.items())
             when = str(entry.get("_time", ""))[11:23]  # HH:MM:SS.mmm of the RFC 3339 time
             severity, message = entry.get("severity_text", ""), entry.get("_msg", "")
-            console.print(f"       {service:13} {when} {severity} {message} {fields}")
+            # What the services logged is data, never rich markup.
+            console.print(f"       {service:13} {when} {severity} {escape(str(message))} {escape(fields)}")
     console.print(f"     the same in VictoriaLogs' web UI: {logs.ui_url(query)}")
 
 
@@ -380,6 +418,19 @@ def _print_evidence(
 SPAN_FIELDS = ("payment.status", "payment.failure_reason", "error.type")
 # Fields of a log line worth showing next to its message (most others are resource attributes).
 LOG_FIELDS = (
+    "payment.id",
+    "payment.status",
+    "payment.failure_reason",
+    "payment.stalled",
+    "http.status_code",
+    "error.code",
+    "risk.decision",
+    "risk.reasons",
+    "ledger.operation",
+    "ledger.result",
+    "ledger.kind",
+    "channel.outcome",
+    "payment.event_type",
     "payment_id",
     "reason",
     "dependency",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -30,6 +31,38 @@ CARD_LIKE = "4111 1111 1111 1111"
 PAYMENT_ROUTE = "/v1/payments"
 REFUND_ROUTE = "/v1/payments/{payment_id}/refunds"
 SERVICES = tuple(catalog.default().services)
+# The line each service on a payment's path writes for it: its message, and fields it carries
+# (VictoriaLogs holds every field as a string).
+PAYMENT_LINES: dict[str, dict[str, tuple[str, dict[str, str]]]] = {
+    "succeeded": {
+        "gateway": ("payment answered", {"payment.status": "succeeded", "http.status_code": "201"}),
+        "payment": ("payment succeeded", {"payment.status": "succeeded", "payment.state": "succeeded"}),
+        "risk": ("risk decision: approve", {"risk.decision": "approve", "risk.mode": "normal"}),
+        "account": ("ledger debit booked", {"ledger.operation": "debit", "ledger.result": "applied"}),
+        "channel": ("charge approved", {"channel.outcome": "approved", "channel.name": "card"}),
+        "notification": ("notification recorded", {"payment.event_type": "payment.succeeded"}),
+    },
+    "declined": {
+        "gateway": (
+            "payment answered",
+            {
+                "payment.status": "failed",
+                "payment.failure_reason": "insufficient_funds",
+                "http.status_code": "402",
+            },
+        ),
+        "payment": (
+            "payment failed",
+            {"payment.status": "failed", "payment.failure_reason": "insufficient_funds"},
+        ),
+        "risk": ("risk decision: approve", {"risk.decision": "approve"}),
+        "account": (
+            "ledger debit refused",
+            {"ledger.operation": "debit", "ledger.result": "insufficient_funds"},
+        ),
+        "notification": ("notification recorded", {"payment.event_type": "payment.failed"}),
+    },
+}
 
 
 @dataclass
@@ -204,6 +237,59 @@ def test_the_logs_backend_has_each_traces_log_lines_as_the_services_wrote_them(
         assert entry["span_id"] == line["span_id"]
         assert entry["service.name"] == "gateway" and entry["scope.name"] == "apps.gateway.auth"
         assert telemetry_stack.jaeger.trace(line["trace_id"]), "the rejected request's trace is not in Jaeger"
+
+
+def test_every_service_on_a_payments_path_logs_it_and_the_backend_finds_the_lines_by_trace_id(
+    traffic: Traffic, telemetry_stack: TelemetryStack
+) -> None:
+    """For one payment's trace id, VictoriaLogs returns a line from each service the payment passed
+    through (every service with a server or consumer span in the trace), written inside that
+    service's span,
+    naming the payment with its status and reason; none of them carries the card-like
+    description, the API key, the secret or the signature."""
+    forbidden = [CARD_LIKE, CARD_LIKE.replace(" ", ""), telemetry_stack.api_key, telemetry_stack.api_secret]
+    forbidden += traffic.signatures
+    for key, payment_id in (("succeeded", traffic.succeeded), ("declined", traffic.declined)):
+        spans = traffic.traces[key]
+        trace_id = spans[0].trace_id
+        expected = PAYMENT_LINES[key]
+        assert set(expected) == services_with(spans, "server") | services_with(spans, "consumer"), (
+            f"{key}: the path is not what the test expects"
+        )
+
+        def lines(
+            expected: dict[str, tuple[str, dict[str, str]]] = expected, trace_id: str = trace_id
+        ) -> Any:
+            entries = telemetry_stack.logs.trace_logs(trace_id)
+            found = {
+                s: [e for e in entries if (e.get("service.name"), e.get("_msg")) == (s, m)]
+                for s, (m, _) in expected.items()
+            }
+            return (entries, found) if all(found.values()) else None
+
+        entries, found = wait_for(
+            f"the {key} payment's log line from every service in VictoriaLogs", lines, timeout=30
+        )
+        for service, (message, fields) in expected.items():
+            [entry] = found[service]
+            assert entry["payment.id"] == payment_id, (service, entry)
+            assert {k: entry.get(k) for k in fields} == fields, (service, message, entry)
+            assert entry["severity_text"] == "INFO", (service, entry)
+            own_spans = {s.span_id for s in spans if s.service == service}
+            assert entry["span_id"] in own_spans, (
+                f"{service}: {message!r} was not written inside its own span"
+            )
+        # What the payment service logged agrees with what its span says.
+        payment_span = server_span(spans, "payment", PAYMENT_ROUTE, payment_id)
+        assert payment_span is not None
+        [payment_line] = found["payment"]
+        for attribute in ("payment.status", "payment.failure_reason"):
+            assert payment_line.get(attribute) == (
+                None if attribute not in payment_span.attributes else str(payment_span.attributes[attribute])
+            ), attribute
+        text = [value for entry in entries for value in strings_in(entry)]
+        for secret in forbidden:
+            assert not [v for v in text if secret in v], f"{secret[:6]}... in the {key} payment's log lines"
 
 
 def test_the_agent_starts_cleanly_in_every_service(traffic: Traffic, telemetry_stack: TelemetryStack) -> None:
