@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 from obsctl.run.stack import process
 from obsctl.run.stack.server import Server
@@ -13,12 +12,9 @@ from obsctl.run.stack.server import Server
 
 def _alive_members(sid: int) -> list[int]:
     alive = []
-    for pid in process._session_members(sid):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        if stat[stat.rfind(")") + 2 :].split()[0] != "Z":
+    for pid in process.session_members(sid):
+        fields = process.stat_fields(pid)
+        if fields is not None and fields[process.STATE] != "Z":
             alive.append(pid)
     return alive
 
@@ -33,31 +29,17 @@ def sigkill(server: Server, timeout: float = 15.0) -> None:
         pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        process._poll_child(pid)  # reap it when it is our child
+        process.poll_child(pid)  # reap it when it is our child
         if not _alive_members(pid):
             return
         time.sleep(0.05)
     raise AssertionError(f"{server.name}: processes {_alive_members(pid)} survived SIGKILL")
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat[stat.rfind(")") + 2 :].split()[1]) == pid:  # field 4: the parent pid
-            found.append(int(entry.name))
-    return found
-
-
 def sigkill_tree(pid: int) -> None:
     """SIGKILL a process and its children together (a gunicorn master and its workers started in
     the caller's own process group, where a group kill would hit the caller too)."""
-    victims = [*_children(pid), pid]
+    victims = [*process.processes_where(process.PARENT, pid), pid]
     for victim in victims:
         try:
             os.kill(victim, signal.SIGKILL)

@@ -156,20 +156,34 @@ def spawn(
     return ProcessRecord(name=name, pid=proc.pid, cmdline=argv, start_ticks=ticks or -1, log=str(log))
 
 
-def _session_members(sid: int) -> list[int]:
-    """Every process of the session `sid` (each server runs in a session of its own)."""
-    members = []
+# Indexes into stat_fields(): the fields of /proc/<pid>/stat after the command name.
+STATE, PARENT, SESSION = 0, 1, 3
+
+
+def stat_fields(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (the state first); None when gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2 :].split()
+
+
+def processes_where(index: int, value: int) -> list[int]:
+    """Every process whose stat field `index` (PARENT, SESSION) is `value`."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if int(fields[3]) == sid:  # field 6 of /proc/<pid>/stat: the session id
-            members.append(int(entry.name))
-    return members
+        fields = stat_fields(entry.name)
+        if fields is not None and int(fields[index]) == value:
+            found.append(int(entry.name))
+    return found
+
+
+def session_members(sid: int) -> list[int]:
+    """Every process of the session `sid` (each server runs in a session of its own)."""
+    return processes_where(SESSION, sid)
 
 
 def _listening_inodes(port: int) -> set[int]:
@@ -196,7 +210,7 @@ def listens_on(record: ProcessRecord, port: int) -> bool | None:
     if not wanted:
         return False
     try:
-        for pid in _session_members(record.pid):
+        for pid in session_members(record.pid):
             for fd in Path(f"/proc/{pid}/fd").iterdir():
                 link = os.readlink(fd)
                 if link.startswith("socket:[") and int(link[8:-1]) in wanted:
@@ -226,7 +240,7 @@ def stop(
     postmaster only, which then shuts its backends down in order.
     """
     if not is_ours(record):
-        _poll_child(record.pid)
+        poll_child(record.pid)
         return False
     _signal(record.pid, sig, group)
     if not _wait_gone(record, timeout):
@@ -248,13 +262,14 @@ def _signal(pid: int, sig: int, group: bool) -> None:
 
 def _wait_gone(record: ProcessRecord, timeout: float) -> bool:
     def gone() -> bool:
-        _poll_child(record.pid)
+        poll_child(record.pid)
         return not is_ours(record)
 
     return wait_until(gone, timeout=timeout, interval=0.05)
 
 
-def _poll_child(pid: int) -> None:
+def poll_child(pid: int) -> None:
+    """Let a child of ours that has exited be reaped (a zombie counts as running until then)."""
     child = _CHILDREN.get(pid)
     if child is not None:
         child.poll()
