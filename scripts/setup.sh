@@ -11,6 +11,7 @@ declare -A DEB_PACKAGES=(
   [prometheus]="/usr/bin/prometheus"
   [prometheus-alertmanager]="/usr/bin/prometheus-alertmanager"
   [python3-venv]="/usr/lib/python3*/ensurepip/__init__.py"
+  [openssl]="/usr/bin/openssl"   # certificates of the control plane in tests/cluster
 )
 
 missing=()
