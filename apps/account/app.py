@@ -10,6 +10,7 @@ Readiness: PostgreSQL.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,6 +28,7 @@ from apps.common.errors import ApiError, DeadlineExceeded, DependencyError
 from apps.common.validation import json_body, parse
 
 SERVICE = "account"
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -50,8 +52,11 @@ def _within_deadline(operation: str) -> Iterator[psycopg.Connection[Any]]:
         raise DependencyError("postgres", "unavailable", type(exc).__name__) from exc
 
 
-def _book(operation: str, work: Callable[[psycopg.Connection[Any]], ledger.Movement]) -> tuple[Response, int]:
-    """Run one ledger movement in its own transaction and count its result."""
+def _book(
+    operation: str, work: Callable[[psycopg.Connection[Any]], ledger.Movement], reference: dict[str, str]
+) -> tuple[Response, int]:
+    """Run one ledger movement in its own transaction, count its result and log it with `reference`
+    (the payment or refund id it books for)."""
     operations = metrics.counter("ledger_operations_total")
     refusal: ledger.LedgerError | None = None
     try:
@@ -70,10 +75,20 @@ def _book(operation: str, work: Callable[[psycopg.Connection[Any]], ledger.Movem
         trace.get_current_span().set_attributes(
             {"ledger.operation": operation, "ledger.result": refusal.code}
         )
+        log.info(
+            "ledger %s refused",
+            operation,
+            extra={**reference, "ledger.operation": operation, "ledger.result": refusal.code},
+        )
         raise ApiError(refusal.status, refusal.code, str(refusal), field=refusal.field)
     result = "duplicate" if movement.duplicate else "applied"
     operations.labels(operation, result).inc()
     trace.get_current_span().set_attributes({"ledger.operation": operation, "ledger.result": result})
+    log.info(
+        "ledger %s booked",
+        operation,
+        extra={**reference, "ledger.operation": operation, "ledger.result": result},
+    )
     return jsonify(movement.as_json()), 200 if movement.duplicate else 201
 
 
@@ -91,6 +106,7 @@ def create_app() -> Flask:
         return _book(
             "debit",
             lambda conn: ledger.debit(conn, body.payment_id, body.user_id, body.currency, body.amount),
+            {"payment.id": body.payment_id},
         )
 
     @app.post("/v1/ledger/credits")
@@ -101,6 +117,11 @@ def create_app() -> Flask:
             lambda conn: ledger.credit(
                 conn, body.kind, body.reference_id, body.user_id, body.currency, body.amount
             ),
+            # A compensation credits a payment's debit back; a refund credit books a refund.
+            {
+                "payment.id" if body.kind == "compensation" else "refund.id": body.reference_id,
+                "ledger.kind": body.kind,
+            },
         )
 
     @app.get("/v1/accounts/<user_id>")

@@ -23,7 +23,9 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 _DECLARED = catalog.default().services.get(service_name())
 _SINGLE_PROCESS = _DECLARED is not None and _DECLARED.single_process
 workers = int(os.environ.get("WEB_CONCURRENCY", "1" if _SINGLE_PROCESS else "2"))
-worker_class = "gthread"
+# gthread, with each request read whole in the event loop before a thread is given to it: slow or
+# stalled clients cost a socket, not a thread (apps/common/gunicorn_worker.py; REQUEST_READ_TIMEOUT_S).
+worker_class = "apps.common.gunicorn_worker.BufferedThreadWorker"
 threads = int(os.environ.get("WEB_THREADS", "32" if _SINGLE_PROCESS else "8"))
 timeout = int(os.environ.get("WORKER_TIMEOUT_S", "30"))
 # Shutdown must finish within this even when the OTLP endpoint is unreachable (exporter timeouts

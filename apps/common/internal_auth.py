@@ -50,7 +50,7 @@ from apps.common.errors import ApiError
 log = logging.getLogger(__name__)
 
 HEADER = "X-Internal-Token"
-SECRET_VARIABLE = "INTERNAL_AUTH_SECRET"
+SECRET_VARIABLE = "INTERNAL_AUTH_SECRET"  # nosec B105 # the variable's name, not a secret
 MERCHANT_HEADER = "X-Merchant-Id"
 IDEMPOTENCY_KEY_HEADER = "Idempotency-Key"
 # Internal hosts keep their clocks in sync; a minute covers skew and a slow first byte.

@@ -18,6 +18,7 @@ failures while the deadline allows.
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 from urllib.parse import quote
 
@@ -36,6 +37,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 # Headers of the payment service's answer that mean something to the merchant.
 _PASSED_HEADERS = ("Idempotent-Replayed", "Idempotency-Replayed", "Retry-After")
+log = logging.getLogger(__name__)
 
 
 def _client(name: str) -> ServiceClient:
@@ -84,6 +86,31 @@ def _passthrough(answer: requests.Response) -> Response:
     return response
 
 
+def _log_answer(subject: str, answer: requests.Response, payment_id: str | None = None) -> None:
+    """One line per payment or refund (`subject`) answered: ids, status and reason, read from the
+    payment service's answer (on an error, its code and the payment or refund it carries), never the
+    body itself (the description is the merchant's free text)."""
+    try:
+        document = answer.json()
+    except ValueError:
+        document = None
+    document = document if isinstance(document, dict) else {}
+    error = document.get("error") if isinstance(document.get("error"), dict) else None
+    found = (error.get(subject) if error else document) or {}
+    found = found if isinstance(found, dict) else {}
+    fields: dict[str, Any] = {"http.status_code": answer.status_code}
+    if payment_id or found.get("payment_id"):
+        fields["payment.id"] = str(payment_id or found["payment_id"])
+    if found.get("refund_id"):
+        fields["refund.id"] = str(found["refund_id"])
+    for key in ("status", "failure_reason"):
+        if found.get(key):
+            fields[f"{subject}.{key}"] = str(found[key])
+    if error and error.get("code"):
+        fields["error.code"] = str(error["code"])
+    log.info("%s answered", subject, extra=fields)
+
+
 def _idempotency_key_header() -> str | None:
     """The Idempotency-Key header; 400 when it is there but malformed."""
     return validation.idempotency_key(request.headers.get(auth.IDEMPOTENCY_KEY_HEADER), required=False)
@@ -110,6 +137,7 @@ def create_payment() -> Response:
             headers={"X-Merchant-Id": merchant.merchant_id, "Idempotency-Key": str(key)},
             idempotent=False,
         )
+    _log_answer("payment", answer)
     return _passthrough(answer)
 
 
@@ -152,6 +180,7 @@ def create_refund(payment_id: str) -> Response:
             headers=headers,
             idempotent=False,
         )
+    _log_answer("refund", answer, payment_id=payment_id)
     return _passthrough(answer)
 
 

@@ -51,6 +51,7 @@ def process(payment: Payment, deadline: Deadline, started: float, budgets: Budge
             p = steps.compensate(p, deadline, budgets, started, p.failure_reason or "unknown")
     except Stalled as stall:
         telemetry.annotate(stall.payment)
+        telemetry.stalled(stall.payment, stall.kind)
         return Outcome(stall.payment, stall.kind)
     except Superseded as superseded:
         # The reconciler (or a duplicate) moved it; answer with what it is now.

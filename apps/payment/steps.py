@@ -83,6 +83,7 @@ def move(payment: Payment, target: PaymentState, started: float | None = None, *
         else:  # the reconciler: from the request's start as recorded
             duration = max(0.0, moved.updated_at.timestamp() - moved.created_at.timestamp())
         telemetry.payment_final(moved, duration)
+    telemetry.transition(moved)
     return moved
 
 

@@ -7,6 +7,7 @@ caller gets None and re-reads. Final changes write their outbox event in the sam
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -125,6 +126,20 @@ def get_payment(payment_id: str, merchant_id: str | None = None) -> Payment | No
     return Payment.from_row(row) if row else None
 
 
+@functools.cache
+def _transition_query(final: bool, names: tuple[str, ...]) -> str:
+    """The guarded UPDATE of a transition setting `names` (from _UPDATABLE), composed once per
+    shape: a few shapes exist, and composing and quoting each time cost more than the statement."""
+    assignments: list[sql.Composable] = [sql.SQL("state = %s"), sql.SQL("updated_at = now()")]
+    if final:
+        assignments.append(sql.SQL("finalized_at = now()"))  # the same instant as updated_at
+    assignments += [sql.SQL("{} = %s").format(sql.Identifier(name)) for name in names]
+    query = sql.SQL("UPDATE payment.payments SET {} WHERE payment_id = %s AND state = %s RETURNING *").format(
+        sql.SQL(", ").join(assignments)
+    )
+    return query.as_string(None)
+
+
 def transition(payment: Payment, target: PaymentState, **fields: Any) -> Payment | None:
     """Move `payment` from its current state to `target`; None when its state changed meanwhile."""
     check_payment_transition(payment.state, target)
@@ -132,13 +147,7 @@ def transition(payment: Payment, target: PaymentState, **fields: Any) -> Payment
     if unknown:
         raise ValueError(f"not updatable: {sorted(unknown)}")
     final = target in FINAL_PAYMENT_STATES
-    assignments: list[sql.Composable] = [sql.SQL("state = %s"), sql.SQL("updated_at = now()")]
-    if final:
-        assignments.append(sql.SQL("finalized_at = now()"))  # the same instant as updated_at
-    assignments += [sql.SQL("{} = %s").format(sql.Identifier(name)) for name in fields]
-    query = sql.SQL("UPDATE payment.payments SET {} WHERE payment_id = %s AND state = %s RETURNING *").format(
-        sql.SQL(", ").join(assignments)
-    )
+    query = _transition_query(final, tuple(fields))
     params = [target.value, *fields.values(), payment.payment_id, payment.state.value]
     # A final change writes its outbox event atomically with it; any other is one statement.
     with (db.transaction if final else db.statement)(f"payment_{target.value}") as conn:

@@ -3,9 +3,14 @@
 Labels carry only bounded values (status, channel, currency, reason); ids and amounts go to spans
 (ids) or the amount histogram (amounts), never to labels. Span attributes are set on the current
 span through the OpenTelemetry API; without an SDK (tests, no agent) they are no-ops.
+
+Log lines (one per decisive transition of a payment) carry the payment's id, status and reason
+under the span attributes' names, never the request body (its description is free text).
 """
 
 from __future__ import annotations
+
+import logging
 
 from opentelemetry import trace
 
@@ -14,6 +19,7 @@ from apps.payment.models import Payment
 from apps.payment.states import PaymentState
 
 CHANNELS = ("card", "wallet", "bank_transfer")
+log = logging.getLogger(__name__)
 
 
 def prime() -> None:
@@ -36,6 +42,34 @@ def annotate(payment: Payment) -> None:
     span.set_attribute("payment.status", payment.status)
     if payment.failure_reason:
         span.set_attribute("payment.failure_reason", payment.failure_reason)
+
+
+def _fields(payment: Payment) -> dict[str, str]:
+    fields = {
+        "payment.id": payment.payment_id,
+        "payment.status": payment.status,
+        "payment.state": payment.state.value,
+    }
+    if payment.failure_reason:
+        fields["payment.failure_reason"] = payment.failure_reason
+    return fields
+
+
+def transition(payment: Payment) -> None:
+    """One line when a payment becomes final, or starts giving a debit back (compensating)."""
+    if payment.state == PaymentState.SUCCEEDED:
+        log.info("payment succeeded", extra=_fields(payment))
+    elif payment.state == PaymentState.FAILED:
+        log.info("payment failed", extra=_fields(payment))
+    elif payment.state == PaymentState.COMPENSATING:
+        log.info("payment compensating: crediting the debit back", extra=_fields(payment))
+
+
+def stalled(payment: Payment, kind: str) -> None:
+    """A payment the request could not finish: the reconciler takes it from its state."""
+    log.warning(
+        "payment left pending for the reconciler", extra={**_fields(payment), "payment.stalled": kind}
+    )
 
 
 def payment_final(payment: Payment, duration_s: float | None) -> None:

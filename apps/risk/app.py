@@ -68,6 +68,17 @@ def create_app() -> Flask:
         span.set_attributes(
             {"risk.decision": result.decision, "risk.mode": result.mode, "risk.score": result.score}
         )
+        log.info(
+            "risk decision: %s",
+            result.decision,
+            extra={
+                "payment.id": body.payment_id,
+                "risk.decision": result.decision,
+                "risk.mode": result.mode,
+                "risk.score": result.score,
+                "risk.reasons": ",".join(result.reasons),
+            },
+        )
         return jsonify(result.as_json())
 
     return app

@@ -91,25 +91,187 @@ def rules(sizes: str) -> None:
     type=click.IntRange(5, 3600),
     default=20,
     show_default=True,
-    help="Seconds per configuration in each round.",
+    help="Seconds per configuration in each round (the measured run).",
 )
-@_rounds("Rounds of all three configurations; figures are medians over the rounds.")
+@_rounds("Rounds of all the configurations; figures are medians over the rounds.")
 @click.option(
     "--warmup", type=click.IntRange(0, 600), default=5, show_default=True, help="Unmeasured seconds first."
 )
-def payments(users: int, duration: int, rounds: int, warmup: int) -> None:
-    """Payments/s, latency and memory: not instrumented, 10% sampled and 100% sampled, side by side."""
-    from obsctl.run.telemetry import bench as payments_bench
+@click.option(
+    "--arrivals",
+    type=click.Choice(["poisson", "constant"]),
+    default=None,
+    help="Open loop: payments arrive at fixed rates (Poisson or evenly spaced) instead of from --users "
+    "closed-loop users, and each configuration's capacity at p99 < 200 ms is searched. "
+    "Implied (poisson) by --rate, --baseline and the other open-loop options.",
+)
+@click.option(
+    "--rate", type=click.FloatRange(0.5, 5000), default=None, help="Open loop: the measured rate (20/s)."
+)
+@click.option(
+    "--search/--no-search", default=True, show_default=True, help="Open loop: search the capacity at the SLO."
+)
+@click.option(
+    "--probe-duration",
+    type=click.FloatRange(2, 600),
+    default=10,
+    show_default=True,
+    help="Open loop: seconds per rate tried by the search.",
+)
+@click.option(
+    "--probe-payments",
+    type=click.IntRange(1, 100_000),
+    default=150,
+    show_default=True,
+    help="Open loop: a probe lasts long enough for this many payments (at most 4 x --probe-duration).",
+)
+@click.option(
+    "--start-rate",
+    type=click.FloatRange(0.5, 5000),
+    default=10,
+    show_default=True,
+    help="Open loop: the search's first rate (doubled while it passes, then bisected).",
+)
+@click.option(
+    "--max-rate",
+    type=click.FloatRange(1, 10000),
+    default=400,
+    show_default=True,
+    help="Open loop: the highest rate the search tries.",
+)
+@click.option(
+    "--baseline",
+    "baseline_rev",
+    metavar="REV",
+    default=None,
+    help="Add the services of another revision (a git worktree with its own virtualenv, started the "
+    "way that revision starts them, uninstrumented) as the configuration `baseline`.",
+)
+@click.option("--keep-baseline", is_flag=True, help="Keep the baseline's worktree for the next run.")
+@click.option(
+    "--collector",
+    is_flag=True,
+    help="Open loop: the instrumented configurations export to the stack's real collector (with "
+    "Jaeger and VictoriaLogs) instead of the counting sink, and its CPU per payment is reported.",
+)
+@click.option(
+    "--durable-postgres",
+    is_flag=True,
+    help="Open loop: this revision's stacks run PostgreSQL durably (fsync and synchronous_commit "
+    "on, the stack's default) instead of as the baseline runs it (both off).",
+)
+@click.option(
+    "--only",
+    "only",
+    metavar="A,B",
+    default=None,
+    help="Configurations to run: plain, sampled_10, sampled_100 (baseline comes with --baseline).",
+)
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the figures to this JSON file.",
+)
+def payments(
+    users: int,
+    duration: int,
+    rounds: int,
+    warmup: int,
+    arrivals: str | None,
+    rate: float | None,
+    search: bool,
+    probe_duration: float,
+    probe_payments: int,
+    start_rate: float,
+    max_rate: float,
+    baseline_rev: str | None,
+    keep_baseline: bool,
+    collector: bool,
+    durable_postgres: bool,
+    only: str | None,
+    json_file: Path | None,
+) -> None:
+    """Payments/s, latency, CPU and memory of plain, 10% and 100% sampled services side by side
+    (and another revision's with --baseline); open loop with the capacity at p99 < 200 ms."""
+    import json
 
-    measured = payments_bench.run(
-        users=users,
+    from obsctl.errors import ObsctlError
+    from obsctl.run.telemetry import bench as payments_bench
+    from obsctl.run.telemetry.baseline import BaselineRevision
+
+    configs: tuple[payments_bench.Config, ...] = payments_bench.CONFIGS
+    if only:
+        wanted = {name.strip() for name in only.split(",") if name.strip()}
+        unknown = wanted - {c.name for c in configs}
+        if unknown:
+            raise ObsctlError(f"unknown configuration(s): {', '.join(sorted(unknown))}")
+        configs = tuple(c for c in configs if c.name in wanted)
+    open_loop = arrivals is not None or rate is not None or baseline_rev is not None or collector
+    if not open_loop:
+        measured = payments_bench.run(
+            users=users,
+            duration_s=duration,
+            warmup_s=warmup,
+            rounds=rounds,
+            progress=_progress,
+            configs=configs,
+        )
+        for line in payments_bench.report(measured, users, duration):
+            click.echo(line)
+        settings: dict[str, object] = {
+            "mode": "closed",
+            "users": users,
+            "duration_s": duration,
+            "rounds": rounds,
+        }
+        if json_file:
+            json_file.write_text(json.dumps(payments_bench.to_json(measured, settings), indent=2) + "\n")
+        return
+    options = payments_bench.OpenLoop(
+        rate=rate or 20.0,
         duration_s=duration,
         warmup_s=warmup,
-        rounds=rounds,
-        progress=_progress,
+        arrivals=arrivals or "poisson",
+        search=search,
+        probe_s=probe_duration,
+        probe_payments=probe_payments,
+        start_rate=start_rate,
+        max_rate=max_rate,
+        collector=collector,
+        durable_postgres=durable_postgres,
     )
-    for line in payments_bench.report(measured, users, duration):
+    baseline = None
+    if baseline_rev:
+        baseline = BaselineRevision.resolve(baseline_rev)
+        baseline.prepare(_progress)
+        configs = (*configs, payments_bench.BASELINE)
+    try:
+        measured = payments_bench.run_open(
+            options, progress=_progress, configs=configs, rounds=rounds, baseline=baseline
+        )
+    finally:
+        if baseline is not None and not keep_baseline:
+            baseline.remove()
+    for line in payments_bench.report_open(measured, options):
         click.echo(line)
+    if json_file:
+        settings = {
+            "mode": "open",
+            "arrivals": options.arrivals,
+            "rate": options.rate,
+            "duration_s": options.duration_s,
+            "rounds": rounds,
+            "search": options.search,
+            "probe_s": options.probe_s,
+            "probe_payments": options.probe_payments,
+            "baseline": None if baseline is None else {"rev": baseline.rev, "sha": baseline.sha},
+            "collector": options.collector,
+            "durable_postgres": options.durable_postgres,
+        }
+        json_file.write_text(json.dumps(payments_bench.to_json(measured, settings), indent=2) + "\n")
+        click.echo(f"figures written to {json_file}")
 
 
 @bench.command()

@@ -41,7 +41,7 @@ def test_verdicts_follow_the_targets() -> None:
     )
     text = "\n".join(within)
     assert "at 10% sampling at most 10% fewer payments/s: met (+5.0%)" in text
-    assert "p99 < 200 ms, 100% sampled: met (190 ms)" in text
+    assert "p99 < 200 ms, sampled_100: met (190 ms)" in text
     assert "< 200 MB per service process: met (largest 190 MB)" in text
     assert "12.0 ms" in text  # CPU per payment
 
@@ -53,7 +53,7 @@ def test_verdicts_follow_the_targets() -> None:
         )
     )
     assert "at 10% sampling at most 10% fewer payments/s: NOT met (+15.0%)" in beyond
-    assert "p99 < 200 ms, 10% sampled: NOT met (250 ms)" in beyond
+    assert "p99 < 200 ms, sampled_10: NOT met (250 ms)" in beyond
     assert "< 200 MB per service process: NOT met (largest 230 MB)" in beyond
 
 

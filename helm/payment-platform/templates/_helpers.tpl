@@ -153,7 +153,9 @@ processor reads OTEL_BSP_EXPORT_TIMEOUT in milliseconds. */}}
 {{- /* One export batch holds the whole queue, so a shutdown makes at most one bounded attempt per
 signal (see docs/telemetry.md); probes and scrapes are not traced. Same values as the local stack. */}}
 - name: OTEL_BSP_SCHEDULE_DELAY
-  value: "500"
+  value: "2000"
+- name: OTEL_BLRP_SCHEDULE_DELAY
+  value: "2000"
 - name: OTEL_BSP_MAX_QUEUE_SIZE
   value: "2048"
 - name: OTEL_BSP_MAX_EXPORT_BATCH_SIZE

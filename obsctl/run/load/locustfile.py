@@ -25,12 +25,13 @@ CURRENCY = os.environ.get("DEMO_CURRENCY", "EUR")
 USER_RATE = float(os.environ.get("LOAD_USER_RATE", "1"))
 PAYMENTS_ONLY = os.environ.get("LOAD_MIX", "") == "payments"
 METHODS = ("card", "card", "card", "wallet", "bank_transfer")
+SIGNING_SCHEME = os.environ.get(signing.SCHEME_VARIABLE, "v2")
 
 
 def signed_headers(method: str, path: str, body: bytes, idempotency_key: str | None) -> dict[str, str]:
     # Every POST gets its own Idempotency-Key, which the signature covers: each payment and refund
     # is a new one, and a repeated read is simply served (reads are never refused as replays).
-    return signing.signed_headers(API_KEY, API_SECRET, method, path, body, idempotency_key)
+    return signing.signed_headers(API_KEY, API_SECRET, method, path, body, idempotency_key, SIGNING_SCHEME)
 
 
 class PaymentUser(FastHttpUser):

@@ -15,16 +15,36 @@ import hashlib
 import hmac
 import time
 
+# The scheme of this revision, and the one before issue 16 ("v1": the Idempotency-Key was not
+# signed), which the benchmark needs to drive an older revision's gateway (`--baseline`).
+SCHEMES = ("v2", "v1")
+SCHEME_VARIABLE = "LOAD_SIGNING_SCHEME"
+
 
 def signature(
-    secret: str, timestamp: str, method: str, target: str, body: bytes, idempotency_key: str = ""
+    secret: str,
+    timestamp: str,
+    method: str,
+    target: str,
+    body: bytes,
+    idempotency_key: str = "",
+    scheme: str = "v2",
 ) -> str:
-    payload = f"{timestamp}\n{method.upper()}\n{target}\n{idempotency_key}\n".encode() + body
+    if scheme == "v1":
+        payload = f"{timestamp}\n{method.upper()}\n{target}\n".encode() + body
+    else:
+        payload = f"{timestamp}\n{method.upper()}\n{target}\n{idempotency_key}\n".encode() + body
     return hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
 
 
 def signed_headers(
-    api_key: str, secret: str, method: str, target: str, body: bytes, idempotency_key: str | None = None
+    api_key: str,
+    secret: str,
+    method: str,
+    target: str,
+    body: bytes,
+    idempotency_key: str | None = None,
+    scheme: str = "v2",
 ) -> dict[str, str]:
     """X-Api-Key, X-Timestamp (now), X-Signature and, when given, the Idempotency-Key it covers,
     for one request, and its JSON content type."""
@@ -33,7 +53,7 @@ def signed_headers(
         "Content-Type": "application/json",
         "X-Api-Key": api_key,
         "X-Timestamp": timestamp,
-        "X-Signature": signature(secret, timestamp, method, target, body, idempotency_key or ""),
+        "X-Signature": signature(secret, timestamp, method, target, body, idempotency_key or "", scheme),
     }
     if idempotency_key is not None:
         headers["Idempotency-Key"] = idempotency_key

@@ -35,7 +35,11 @@ OTEL_DEFAULTS = {
     "OTEL_EXPORTER_OTLP_TIMEOUT": "2",
     "OTEL_BSP_EXPORT_TIMEOUT": "2000",
     "OTEL_BLRP_EXPORT_TIMEOUT": "2000",
-    "OTEL_BSP_SCHEDULE_DELAY": "500",
+    # Batches every 2 s (the SDK's defaults are 5 s for spans, 1 s for logs): each export is an
+    # HTTP request per worker and signal, paid whatever the batch holds; at 0.5 s the exports of
+    # the workers cost about a tenth of the 10%-sampled services' CPU (docs/performance.md).
+    "OTEL_BSP_SCHEDULE_DELAY": "2000",
+    "OTEL_BLRP_SCHEDULE_DELAY": "2000",
     # One export batch holds the whole queue: at shutdown the SDK sends what is queued batch by
     # batch, each attempt bounded by the exporter timeout, so four 512-span batches to a dead
     # collector would take 4 x 2 s for spans plus as much for logs, beyond the graceful timeout.

@@ -30,10 +30,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from obsctl.errors import ObsctlError
+from obsctl.run.load.openloop import OpenLoopResult, percentile, run_open_loop
 from obsctl.run.load.run import LoadResult, run_load
 from obsctl.run.stack.caller_env import overridden
 from obsctl.run.stack.stack import Stack, seed_variables
 from obsctl.run.stack.wait import free_port, wait_until
+from obsctl.run.telemetry.baseline import BaselineRevision, BaselineStack
+from obsctl.run.telemetry.capacity import Capacity, Probe, find_capacity
 
 T = TypeVar("T")
 USERS = 200
@@ -44,13 +47,16 @@ class Config:
     name: str
     instrumented: bool
     sampling: float | None = None
+    # Another revision's services (obsctl/run/telemetry/baseline.py), uninstrumented.
+    baseline: bool = False
 
 
 CONFIGS = (
-    Config("not instrumented", instrumented=False),
-    Config("10% sampled", instrumented=True, sampling=0.1),
-    Config("100% sampled", instrumented=True, sampling=1.0),
+    Config("plain", instrumented=False),
+    Config("sampled_10", instrumented=True, sampling=0.1),
+    Config("sampled_100", instrumented=True, sampling=1.0),
 )
+BASELINE = Config("baseline", instrumented=False, baseline=True)
 
 
 @dataclass
@@ -64,6 +70,24 @@ class Measured:
     cpu_s: dict[str, float] = field(default_factory=dict)
     # 1-minute load average when the configuration started: other work on the machine shows here
     load_average: float = 0.0
+    # Open loop: the capacity search (None in the closed-loop mode, or without a search)
+    capacity: Capacity | None = None
+    # CPU seconds of the OpenTelemetry collector during the measured run (with --collector)
+    collector_cpu_s: float | None = None
+
+    @property
+    def cpu_ms_per_payment(self) -> float:
+        return sum(self.cpu_s.values()) / self.load.requests * 1000 if self.load.requests else 0.0
+
+    @property
+    def collector_cpu_ms_per_payment(self) -> float | None:
+        if self.collector_cpu_s is None or not self.load.requests:
+            return None
+        return self.collector_cpu_s / self.load.requests * 1000
+
+    @property
+    def max_rss_mb(self) -> float:
+        return max((kb for values in self.memory_kb.values() for kb in values), default=0) / 1024
 
 
 # -- /proc ------------------------------------------------------------------------------------
@@ -176,14 +200,15 @@ def _service_variables(config: Config, endpoint: str | None) -> dict[str, str]:
         "RISK_FIRST_PAYMENT_POINTS": "0",
     }
     if config.instrumented:
-        assert endpoint is not None and config.sampling is not None
+        assert config.sampling is not None
         variables.update(
             {
-                "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
                 "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
                 "OTEL_TRACES_SAMPLER_ARG": f"{config.sampling:g}",
             }
         )
+        if endpoint is not None:  # None: the stack's own collector (--collector)
+            variables["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
     return variables
 
 
@@ -231,6 +256,19 @@ def measure(
     measured.exported_requests = exported
     measured.load_average = load_average
     return measured
+
+
+def cpu_of(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each named process tree (a service: its master and workers)."""
+    return {name: sum(cpu_seconds(p) for p in process_tree(pid)) for name, pid in pids.items()}
+
+
+def memory_of(pids: dict[str, int]) -> dict[str, list[int]]:
+    """Peak resident memory (kB) of every process of each named process tree."""
+    return {
+        name: [kb for p in process_tree(pid) if (kb := peak_rss_kb(p)) is not None]
+        for name, pid in pids.items()
+    }
 
 
 def _service_cpu(stack: Stack) -> dict[str, float]:
@@ -325,6 +363,15 @@ def combine(rounds: list[list[Measured]]) -> list[Measured]:
         exports = [m.exported_requests for m in runs if m.exported_requests is not None]
         merged = Measured(first.config, load, memory, sum(exports) if exports else None, cpu)
         merged.load_average = max(m.load_average for m in runs)
+        capacities = [m.capacity for m in runs if m.capacity is not None]
+        if capacities:
+            merged.capacity = Capacity(
+                _median([c.rate for c in capacities]),
+                [p for c in capacities for p in c.probes],
+                at_ceiling=all(c.at_ceiling for c in capacities),
+            )
+        collector = [m.collector_cpu_s for m in runs if m.collector_cpu_s is not None]
+        merged.collector_cpu_s = sum(collector) if collector else None
         combined.append(merged)
     return combined
 
@@ -439,3 +486,337 @@ def verdicts(measured: list[Measured], rounds: list[list[Measured]]) -> list[str
 
 def _verdict(met: bool) -> str:
     return "met" if met else "NOT met"
+
+
+# -- open loop: fixed arrival rates, and the capacity at the SLO -----------------------------------
+
+
+@dataclass(frozen=True)
+class OpenLoop:
+    """How an open-loop measurement runs (`obsctl bench payments --arrivals ...`)."""
+
+    rate: float  # payments/s of the measured run (CPU, memory and latency at the same rate for all)
+    duration_s: float
+    warmup_s: float
+    arrivals: str = "poisson"
+    search: bool = True
+    probe_s: float = 10.0
+    # A probe lasts long enough for this many payments (at most 4 x probe_s): a p99 of a few dozen
+    # latencies is their maximum, one stall of the machine.
+    probe_payments: int = 150
+    start_rate: float = 10.0
+    max_rate: float = 400.0
+    precision: float = 0.10
+    max_probes: int = 8
+    collector: bool = False  # export to the stack's real collector (and measure its CPU), not the sink
+    # PostgreSQL as the baseline runs it (fsync and synchronous_commit off, the stacks' setting
+    # before issue 16), so that a comparison measures the services' code and not the disk's flush
+    # latency; True runs this revision's stacks with production durability (the stack's default).
+    durable_postgres: bool = False
+
+
+def load_result(result: OpenLoopResult) -> LoadResult:
+    """An open-loop run in the closed loop's terms (requests: payments sent)."""
+    return LoadResult(
+        requests=result.sent,
+        failures=result.failures,
+        rps=result.payments_per_s,
+        p50_ms=result.p50_ms,
+        p95_ms=percentile(result.latencies_ms, 0.95),
+        p99_ms=result.p99_ms,
+        failures_by_error=dict(result.failures_by_error),
+    )
+
+
+def probe_seconds(options: OpenLoop, rate: float) -> float:
+    """How long a probe at `rate` lasts: probe_s, longer at low rates (see probe_payments)."""
+    return round(min(max(options.probe_s, options.probe_payments / rate), 4 * options.probe_s), 1)
+
+
+def probe_of(result: OpenLoopResult) -> Probe:
+    return Probe(result.rate, result.payments_per_s, result.p50_ms, result.p99_ms, result.error_rate)
+
+
+# obsctl/run/stack/postgres.py: "fast" turns fsync, synchronous_commit and full_page_writes off.
+POSTGRES_DURABILITY_VARIABLE = "OBSCTL_POSTGRES_DURABILITY"
+# Between probes: what a failed probe left queued drains before the next one starts.
+SETTLE_S = 3.0
+
+
+def measure_open(
+    config: Config,
+    options: OpenLoop,
+    *,
+    progress: Callable[[str], None],
+    label: str | None = None,
+    baseline: BaselineRevision | None = None,
+) -> Measured:
+    """One configuration on a fresh stack: warm-up, the measured run at `options.rate`, then the
+    capacity search."""
+    label = label or config.name
+    load_average = os.getloadavg()[0]
+    state = _world_searchable_tempdir()
+    collector = options.collector and config.instrumented
+    sink = SinkProcess() if config.instrumented and not collector else None
+    variables = _service_variables(config, sink.endpoint if sink else None)
+    if not options.durable_postgres:
+        variables[POSTGRES_DURABILITY_VARIABLE] = "fast"
+    stack: Stack | None = None
+    other: BaselineStack | None = None
+    exported = None
+    try:
+        progress(f"{label}: starting the stack")
+        if config.baseline:
+            if baseline is None:
+                raise ObsctlError("the baseline configuration needs a revision (--baseline REV)")
+            other = BaselineStack(baseline, state)
+            env = other.up(variables)
+            pids = dict(other.pids)
+        else:
+            stack = Stack(state, instrumented=config.instrumented)
+            with overridden(variables):
+                stack.up(["otelcol", "services"] if collector else ["services"])
+            env = {**stack.env(), "GATEWAY_URL": stack.server("gateway").url}
+            env.update(seed(stack))
+            pids = {name: stack.server(name).pid for name in stack.services() if stack.server(name).running()}
+        collector_pid = stack.server("otelcol").pid if collector and stack is not None else None
+        if options.warmup_s:
+            progress(f"{label}: warming up for {options.warmup_s:g} s at {options.rate:g}/s")
+            run_open_loop(env, rate=options.rate, duration_s=options.warmup_s, arrivals=options.arrivals)
+        progress(f"{label}: {options.rate:g} payments/s ({options.arrivals}) for {options.duration_s:g} s")
+        cpu_before = cpu_of(pids)
+        collector_before = cpu_of({"otelcol": collector_pid}) if collector_pid else {}
+        result = run_open_loop(
+            env, rate=options.rate, duration_s=options.duration_s, arrivals=options.arrivals
+        )
+        cpu_after = cpu_of(pids)
+        measured = Measured(config, load_result(result), memory_of(pids))
+        measured.cpu_s = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+        if collector_pid:
+            measured.collector_cpu_s = (
+                cpu_of({"otelcol": collector_pid})["otelcol"] - collector_before["otelcol"]
+            )
+        if options.search:
+            progress(f"{label}: capacity at p99 < {P99_TARGET_MS:.0f} ms, {options.probe_s:g} s per rate")
+
+            def probe(rate: float) -> Probe:
+                time.sleep(SETTLE_S)
+                return probe_of(
+                    run_open_loop(
+                        env, rate=rate, duration_s=probe_seconds(options, rate), arrivals=options.arrivals
+                    )
+                )
+
+            measured.capacity = find_capacity(
+                probe,
+                start=options.start_rate,
+                max_rate=options.max_rate,
+                precision=options.precision,
+                max_probes=options.max_probes,
+                progress=lambda line: progress(f"{label}:   {line}"),
+            )
+            progress(f"{label}: capacity {measured.capacity.rate:g} payments/s")
+            # The search's peaks count for memory too.
+            for name, values in memory_of(pids).items():
+                measured.memory_kb[name] = values
+    finally:
+        if other is not None:
+            other.down()
+        if stack is not None:
+            stack.down()
+        exported = sink.stop() if sink else None
+        shutil.rmtree(state, ignore_errors=True)
+    measured.exported_requests = exported
+    measured.load_average = load_average
+    return measured
+
+
+def run_open(
+    options: OpenLoop,
+    *,
+    progress: Callable[[str], None],
+    configs: tuple[Config, ...] = CONFIGS,
+    rounds: int = 1,
+    baseline: BaselineRevision | None = None,
+) -> list[list[Measured]]:
+    """Like run(), open loop: `rounds` rotations of every configuration (the baseline among them)."""
+    results: list[list[Measured]] = []
+    for number in range(rounds):
+        by_name = {}
+        for config in rotated(configs, number):
+            label = f"round {number + 1}/{rounds}, {config.name}" if rounds > 1 else config.name
+            by_name[config.name] = measure_open(
+                config, options, progress=progress, label=label, baseline=baseline
+            )
+            time.sleep(1)
+        results.append([by_name[c.name] for c in configs])
+    return results
+
+
+def round_ratios(measured: list[Measured]) -> dict[str, float]:
+    """The ratios of one round (configurations measured minutes apart): CPU per payment and
+    capacity against the baseline, and CPU per payment of the sampled ones against plain."""
+    by_name = {m.config.name: m for m in measured}
+    ratios: dict[str, float] = {}
+    base = by_name.get(BASELINE.name)
+    plain = by_name.get("plain")
+    for m in measured:
+        if base is not None and m is not base:
+            if base.cpu_ms_per_payment:
+                ratios[f"{m.config.name}_cpu_vs_baseline"] = m.cpu_ms_per_payment / base.cpu_ms_per_payment
+            if m.capacity is not None and base.capacity is not None and base.capacity.rate:
+                ratios[f"{m.config.name}_capacity_vs_baseline"] = m.capacity.rate / base.capacity.rate
+        if plain is not None and m.config.instrumented and plain.cpu_ms_per_payment:
+            ratios[f"{m.config.name}_cpu_vs_plain"] = m.cpu_ms_per_payment / plain.cpu_ms_per_payment
+    return ratios
+
+
+def median_ratios(rounds: list[list[Measured]]) -> dict[str, float]:
+    """Each ratio's median over the rounds (each round's own ratio, not the ratio of medians)."""
+    per_round = [round_ratios(r) for r in rounds]
+    names = sorted({k for r in per_round for k in r})
+    return {k: _median([r[k] for r in per_round if k in r]) for k in names}
+
+
+# The targets of issue 17.
+CPU_VS_BASELINE_TARGET = 0.5
+CAPACITY_VS_BASELINE_TARGET = 2.0
+SAMPLED_CPU_VS_PLAIN_TARGET = 1.2
+
+
+def open_verdicts(rounds: list[list[Measured]]) -> list[tuple[str, bool | None, str]]:
+    """(target, met or None when not measured, the figure) for each target."""
+    ratios = median_ratios(rounds)
+    measured = combine(rounds)
+    out: list[tuple[str, bool | None, str]] = []
+
+    def ratio(name: str, text: str, limit: float, at_most: bool) -> None:
+        value = ratios.get(name)
+        if value is None:
+            out.append((text, None, "not measured"))
+        else:
+            out.append((text, value <= limit if at_most else value >= limit, f"x{value:.2f}"))
+
+    cpu_text = f"service CPU per payment at most {CPU_VS_BASELINE_TARGET}x the baseline's"
+    ratio("plain_cpu_vs_baseline", cpu_text, CPU_VS_BASELINE_TARGET, True)
+    capacity_text = (
+        f"capacity at p99 < {P99_TARGET_MS:.0f} ms at least {CAPACITY_VS_BASELINE_TARGET:g}x the baseline's"
+    )
+    ratio("plain_capacity_vs_baseline", capacity_text, CAPACITY_VS_BASELINE_TARGET, False)
+    sampled_text = f"at 10% sampling at most {SAMPLED_CPU_VS_PLAIN_TARGET}x the plain CPU per payment"
+    ratio("sampled_10_cpu_vs_plain", sampled_text, SAMPLED_CPU_VS_PLAIN_TARGET, True)
+    peak = max((m.max_rss_mb for m in measured), default=0.0)
+    out.append(
+        (f"< {RSS_TARGET_MB:.0f} MB per service process", peak < RSS_TARGET_MB, f"largest {peak:.0f} MB")
+    )
+    return out
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
+
+
+def report_open(rounds: list[list[Measured]], options: OpenLoop) -> list[str]:
+    measured = combine(rounds)
+    n = len(rounds)
+    lines = [
+        f"payments, open loop: {options.arrivals} arrivals at {options.rate:g}/s for {options.duration_s:g} s"
+        f" per configuration"
+        + (f" in each of {n} rounds (medians)" if n > 1 else "")
+        + (f"; capacity search {options.probe_s:g} s per rate" if options.search else ""),
+        f"machine: {os.cpu_count()} CPUs; 1-minute load average at the start of each configuration"
+        " (highest over the rounds): " + ", ".join(f"{m.config.name} {m.load_average:.1f}" for m in measured),
+        "",
+        f"{'configuration':<13} {'payments/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7}"
+        f" {'CPU/payment':>12} {'max RSS':>8} {'capacity':>9}",
+    ]
+    for m in measured:
+        r = m.load
+        cap = "-" if m.capacity is None else f"{m.capacity.rate:g}{'+' if m.capacity.at_ceiling else ''}/s"
+        lines.append(
+            f"{m.config.name:<13} {r.rps:>10.1f} {r.p50_ms:>7.0f} {r.p99_ms:>7.0f} {r.error_rate:>7.2%}"
+            f" {_ms(m.cpu_ms_per_payment):>12} {m.max_rss_mb:>5.0f} MB {cap:>9}"
+        )
+    collectors = [m for m in measured if m.collector_cpu_ms_per_payment is not None]
+    if collectors:
+        each = ", ".join(f"{m.config.name} {_ms(m.collector_cpu_ms_per_payment)}" for m in collectors)
+        lines.append(f"collector CPU per payment: {each}")
+    for m in measured:
+        for error, count in sorted(m.load.failures_by_error.items()):
+            lines.append(f"  {m.config.name}: failed {count} x {error}")
+    per_round = [round_ratios(r) for r in rounds]
+    if any(per_round):
+        lines += ["", "ratios (median of the rounds' own ratios; each round's in brackets):"]
+        for name, value in median_ratios(rounds).items():
+            each = ", ".join(f"{r[name]:.2f}" for r in per_round if name in r)
+            lines.append(f"  {name:<34} x{value:.2f}" + (f"  [{each}]" if n > 1 else ""))
+    services = sorted({s for m in measured for s in m.cpu_s})
+    lines += ["", "CPU per payment, by service (user + system, all processes):"]
+    lines.append(f"  {'service':<14}" + "".join(f" {m.config.name:>12}" for m in measured))
+    for service in services:
+        cells = [
+            _ms(m.cpu_s[service] / m.load.requests * 1000 if m.load.requests and service in m.cpu_s else None)
+            for m in measured
+        ]
+        lines.append(f"  {service:<14}" + "".join(f" {c:>12}" for c in cells))
+    lines.append(f"  {'total':<14}" + "".join(f" {_ms(m.cpu_ms_per_payment):>12}" for m in measured))
+    lines += ["", "targets:"]
+    for text, met, figure in open_verdicts(rounds):
+        verdict = "not measured" if met is None else _verdict(met)
+        lines.append(f"  {text}: {verdict} ({figure})")
+    return lines
+
+
+def _figures(m: Measured) -> dict[str, object]:
+    return {
+        "payments_per_s": round(m.load.rps, 3),
+        "p50_ms": round(m.load.p50_ms, 3),
+        "p99_ms": round(m.load.p99_ms, 3),
+        "error_rate": round(m.load.error_rate, 6),
+        "cpu_ms_per_payment": round(m.cpu_ms_per_payment, 3),
+        "max_rss_mb": round(m.max_rss_mb, 1),
+        "capacity_at_p99_200ms": None if m.capacity is None else m.capacity.rate,
+        "payments": m.load.requests,
+        "failures_by_error": dict(m.load.failures_by_error),
+        "cpu_ms_per_payment_by_service": {
+            s: round(c / m.load.requests * 1000, 3) if m.load.requests else 0.0
+            for s, c in sorted(m.cpu_s.items())
+        },
+        "collector_cpu_ms_per_payment": (
+            None if m.collector_cpu_ms_per_payment is None else round(m.collector_cpu_ms_per_payment, 3)
+        ),
+        "load_average_1m": round(m.load_average, 2),
+        "capacity_probes": []
+        if m.capacity is None
+        else [
+            {
+                "rate": p.rate,
+                "p50_ms": p.p50_ms,
+                "p99_ms": p.p99_ms,
+                "error_rate": p.error_rate,
+                "passed": p.passed,
+            }
+            for p in m.capacity.probes
+        ],
+    }
+
+
+def to_json(rounds: list[list[Measured]], settings: dict[str, object]) -> dict[str, object]:
+    """The document of `--json FILE`: per configuration the combined figures, each round's figures
+    and ratios, the medians of the ratios and the verdicts."""
+    document: dict[str, object] = {
+        "settings": settings,
+        "machine_cpus": os.cpu_count(),
+        "configurations": {m.config.name: _figures(m) for m in combine(rounds)},
+        "rounds": [
+            {
+                "round": number + 1,
+                "configurations": {m.config.name: _figures(m) for m in measured},
+                "ratios": {k: round(v, 4) for k, v in round_ratios(measured).items()},
+            }
+            for number, measured in enumerate(rounds)
+        ],
+        "ratios": {k: round(v, 4) for k, v in median_ratios(rounds).items()},
+        "targets": [{"target": t, "met": met, "figure": f} for t, met, f in open_verdicts(rounds)],
+    }
+    return document

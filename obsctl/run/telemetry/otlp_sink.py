@@ -120,6 +120,10 @@ class OtlpSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as a collector's OTLP/HTTP receiver: with HTTP/1.0 every export of every
+            # service worker opened a new connection, a cost the benchmark added to the services.
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)

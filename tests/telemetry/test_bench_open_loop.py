@@ -1,0 +1,206 @@
+"""The open-loop benchmark's own logic: arrivals, percentiles, the capacity search, the ratios
+against the baseline, the verdicts and the JSON document (no stack, no timings)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+from collections.abc import Callable
+
+import pytest
+
+from obsctl.run.load import signing
+from obsctl.run.load.openloop import OpenLoopResult, arrival_times, percentile
+from obsctl.run.load.run import LoadResult
+from obsctl.run.telemetry import bench
+from obsctl.run.telemetry.capacity import Capacity, Probe, find_capacity
+
+
+def probe_with_capacity(capacity: float, calls: list[float]) -> Callable[[float], Probe]:
+    """A stack that answers within the SLO up to `capacity` payments/s and queues beyond it."""
+
+    def probe(rate: float) -> Probe:
+        calls.append(rate)
+        p99 = 80.0 if rate <= capacity else 900.0
+        return Probe(rate, min(rate, capacity), 30.0, p99, 0.0)
+
+    return probe
+
+
+def test_the_search_doubles_then_bisects_to_the_capacity() -> None:
+    calls: list[float] = []
+    printed: list[str] = []
+    found = find_capacity(probe_with_capacity(57, calls), start=10, max_rate=1000, precision=0.1,
+                          max_probes=20, progress=printed.append)  # fmt: skip
+    assert calls[:4] == [10, 20, 40, 80]  # doubling while it passes
+    assert calls[4] == 60  # then halfway between 40 (passed) and 80 (failed)
+    assert 57 * 0.9 <= found.rate <= 57
+    assert [p.rate for p in found.probes] == calls
+    assert len(printed) == len(calls) and printed[0].startswith("   10.0/s: pass")
+    assert any("FAIL" in line for line in printed)
+
+
+def test_errors_fail_a_probe_even_when_fast() -> None:
+    assert not Probe(10, 9.9, 20, 40, 0.01).passed
+    assert not Probe(10, 10, 20, 200, 0.0).passed  # under 200 ms, strictly
+    assert Probe(10, 10, 20, 199.9, 0.0).passed
+
+
+def test_the_search_stops_at_its_ceiling_and_when_nothing_passes() -> None:
+    calls: list[float] = []
+    high = find_capacity(probe_with_capacity(10_000, calls), start=10, max_rate=100)
+    assert high.rate == 100 and high.at_ceiling and calls == [10, 20, 40, 80, 100]
+    none = find_capacity(probe_with_capacity(0, []), start=10, max_rate=100, max_probes=20)
+    assert none.rate == 0 and not none.at_ceiling
+    assert [p.rate for p in none.probes] == [10, 5, 2.5]  # never below start / 4
+    bounded = find_capacity(probe_with_capacity(57, []), start=10, max_rate=1000, max_probes=5)
+    assert len(bounded.probes) == 5 and bounded.rate == 40
+    with pytest.raises(ValueError):
+        find_capacity(probe_with_capacity(1, []), start=0)
+
+
+def test_arrivals_are_fixed_in_advance() -> None:
+    constant = arrival_times(4, 2.0, "constant", random.Random(1))
+    assert constant == [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+    poisson = arrival_times(50, 20.0, "poisson", random.Random(7))
+    assert 800 < len(poisson) < 1200  # 1000 expected
+    assert poisson == sorted(poisson) and all(0 < t < 20 for t in poisson)
+    gaps = [b - a for a, b in itertools.pairwise(poisson)]
+    assert max(gaps) > 3 * min(gaps) * 10  # exponential gaps, not evenly spaced
+    assert arrival_times(50, 20.0, "poisson", random.Random(7)) == poisson  # seeded: repeatable
+    with pytest.raises(ValueError):
+        arrival_times(1, 1, "bursty", random.Random(1))
+
+
+def test_percentiles_are_nearest_rank_and_an_open_loop_result_counts_failures() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 0.5) == 50 and percentile(values, 0.99) == 99 and percentile([], 0.99) == 0
+    result = OpenLoopResult.from_document(
+        json.loads(
+            json.dumps(
+                {
+                    "rate": 10,
+                    "duration_s": 10,
+                    "sent": 100,
+                    "latencies_ms": values[:98],
+                    "failures_by_error": {"timeout": 2},
+                }
+            )
+        )
+    )
+    assert result.failures == 2 and result.error_rate == 0.02
+    assert result.payments_per_s == 9.8
+    assert not bench.probe_of(result).passed
+    load = bench.load_result(result)
+    assert (load.requests, load.failures, load.p50_ms, load.p99_ms) == (100, 2, 49, 98)
+
+
+def test_the_baseline_is_signed_with_its_own_scheme() -> None:
+    args = ("secret", "1700000000", "POST", "/api/v1/payments", b"{}", "key-1")
+    assert signing.signature(*args) != signing.signature(*args, scheme="v1")
+    # v1 (before issue 16) did not cover the key: any key gives the same signature.
+    assert signing.signature(*args[:5], "other", scheme="v1") == signing.signature(*args, scheme="v1")
+    headers = signing.signed_headers("k", "secret", "POST", "/x", b"{}", "key-1", scheme="v1")
+    assert headers["Idempotency-Key"] == "key-1"
+
+
+def measured(config: bench.Config, cpu_ms: float, capacity: float, rss_mb: int = 90) -> bench.Measured:
+    load = LoadResult(requests=1000, failures=0, rps=20.0, p50_ms=40, p95_ms=80, p99_ms=120)
+    m = bench.Measured(config, load, {"payment": [rss_mb * 1024, 50 * 1024], "gateway": [60 * 1024]})
+    m.cpu_s = {"payment": cpu_ms * 0.6, "gateway": cpu_ms * 0.4}  # seconds over 1000 payments
+    m.capacity = Capacity(
+        capacity, [Probe(capacity, capacity, 40, 150, 0.0), Probe(capacity * 2, 1, 1, 900, 0)]
+    )
+    return m
+
+
+ALL = (*bench.CONFIGS, bench.BASELINE)
+
+
+def a_round(
+    plain: float, tenth: float, full: float, base: float, capacity: float = 100
+) -> list[bench.Measured]:
+    plain_c, tenth_c, full_c = bench.CONFIGS
+    return [
+        measured(plain_c, plain, capacity * 2.5),
+        measured(tenth_c, tenth, capacity * 2.2),
+        measured(full_c, full, capacity * 1.8),
+        measured(bench.BASELINE, base, capacity),
+    ]
+
+
+def test_ratios_are_taken_within_each_round() -> None:
+    rounds = [a_round(10, 11, 14, 25), a_round(20, 23, 28, 50, capacity=50), a_round(12, 15, 16, 24)]
+    per_round = [bench.round_ratios(r) for r in rounds]
+    assert [round(r["plain_cpu_vs_baseline"], 3) for r in per_round] == [0.4, 0.4, 0.5]
+    assert [round(r["sampled_10_cpu_vs_plain"], 3) for r in per_round] == [1.1, 1.15, 1.25]
+    assert per_round[0]["plain_capacity_vs_baseline"] == 2.5
+    medians = bench.median_ratios(rounds)
+    assert round(medians["plain_cpu_vs_baseline"], 3) == 0.4
+    assert round(medians["sampled_10_cpu_vs_plain"], 3) == 1.15
+    assert "baseline_cpu_vs_baseline" not in medians and "plain_cpu_vs_plain" not in medians
+
+
+def test_open_loop_verdicts_follow_the_targets_of_issue_17() -> None:
+    met = {t: (ok, figure) for t, ok, figure in bench.open_verdicts([a_round(10, 11, 14, 25)])}
+    assert met["service CPU per payment at most 0.5x the baseline's"] == (True, "x0.40")
+    assert met["capacity at p99 < 200 ms at least 2x the baseline's"] == (True, "x2.50")
+    assert met["at 10% sampling at most 1.2x the plain CPU per payment"] == (True, "x1.10")
+    assert met["< 200 MB per service process"] == (True, "largest 90 MB")
+    missed = {t: ok for t, ok, _f in bench.open_verdicts([a_round(10, 13, 14, 15, capacity=100)])}
+    assert missed["service CPU per payment at most 0.5x the baseline's"] is False
+    assert missed["at 10% sampling at most 1.2x the plain CPU per payment"] is False
+    without_baseline = {t: ok for t, ok, _f in bench.open_verdicts([a_round(10, 11, 14, 25)[:3]])}
+    assert without_baseline["service CPU per payment at most 0.5x the baseline's"] is None
+
+
+def test_the_json_document_has_every_figure_per_configuration_and_round() -> None:
+    rounds = [a_round(10, 11, 14, 25), a_round(20, 23, 28, 50, capacity=50)]
+    document = json.loads(json.dumps(bench.to_json(rounds, {"mode": "open", "rate": 20})))
+    assert document["settings"] == {"mode": "open", "rate": 20}
+    assert set(document["configurations"]) == {"plain", "sampled_10", "sampled_100", "baseline"}
+    plain = document["configurations"]["plain"]
+    for key in ("payments_per_s", "p50_ms", "p99_ms", "error_rate", "cpu_ms_per_payment", "max_rss_mb",
+                "capacity_at_p99_200ms"):  # fmt: skip
+        assert key in plain, key
+    assert plain["cpu_ms_per_payment"] == 15.0  # (10 + 20) s over 2000 payments
+    assert plain["capacity_at_p99_200ms"] == (250 + 125) / 2  # the median of the rounds
+    assert plain["max_rss_mb"] == 90
+    assert plain["cpu_ms_per_payment_by_service"] == {"gateway": 6.0, "payment": 9.0}
+    assert [r["round"] for r in document["rounds"]] == [1, 2]
+    assert document["rounds"][1]["configurations"]["baseline"]["capacity_at_p99_200ms"] == 50
+    assert document["rounds"][0]["ratios"]["plain_cpu_vs_baseline"] == 0.4
+    assert document["ratios"]["sampled_10_cpu_vs_plain"] == pytest.approx((1.1 + 1.15) / 2)
+    assert {t["target"] for t in document["targets"]} >= {"< 200 MB per service process"}
+    assert all(isinstance(t["met"], bool) for t in document["targets"])
+
+
+def test_the_open_loop_report_prints_capacities_ratios_and_verdicts() -> None:
+    options = bench.OpenLoop(rate=20, duration_s=20, warmup_s=5)
+    text = "\n".join(bench.report_open([a_round(10, 11, 14, 25)], options))
+    assert "poisson arrivals at 20/s" in text
+    assert "plain_cpu_vs_baseline" in text and "x0.40" in text
+    assert "250/s" in text  # plain's capacity
+    assert "service CPU per payment at most 0.5x the baseline's: met (x0.40)" in text
+    assert "10.0 ms" in text  # plain's CPU per payment
+    assert not math.isnan(bench.combine([a_round(10, 11, 14, 25)])[0].cpu_ms_per_payment)
+
+
+def test_probes_last_long_enough_for_a_p99() -> None:
+    options = bench.OpenLoop(rate=20, duration_s=20, warmup_s=5, probe_s=10, probe_payments=150)
+    assert bench.probe_seconds(options, 50) == 10  # 500 payments in 10 s
+    assert bench.probe_seconds(options, 5) == 30  # 150 payments
+    assert bench.probe_seconds(options, 1) == 40  # at most 4 x probe_s
+
+
+def test_with_the_collector_the_services_keep_the_stacks_endpoint() -> None:
+    _plain, tenth, _full = bench.CONFIGS
+    to_sink = bench._service_variables(tenth, "http://127.0.0.1:1234")
+    assert to_sink["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://127.0.0.1:1234"
+    assert to_sink["OTEL_TRACES_SAMPLER_ARG"] == "0.1"
+    to_collector = bench._service_variables(tenth, None)
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in to_collector
+    assert to_collector["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
+    assert "OTEL_TRACES_SAMPLER" not in bench._service_variables(bench.BASELINE, None)
