@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.cluster.conftest import EXAMPLES, Installed
+from obsctl.generate.helm import chart
+from tests.cluster.conftest import EXAMPLES, Installed, restricted_namespace
 from tests.cluster.controlplane import Api, ControlPlane, ControlPlaneError, wait_for
 from tests.cluster.releases import INSTANCE, Outcome, Releases
 
@@ -93,3 +94,27 @@ def test_uninstall_leaves_nothing_behind_but_the_kept_data(
     with contextlib.suppress(ControlPlaneError):
         wait_for(f"{ns} emptied by helm uninstall", lambda: sorted(leftovers(api, ns)) == kept, 60)
     assert sorted(leftovers(api, ns)) == kept
+
+
+def test_uninstall_with_delete_data_leaves_nothing_at_all(
+    control_plane: ControlPlane, releases: Releases
+) -> None:
+    """uninstall.deleteData: the StatefulSet controller deletes the claims with their StatefulSets,
+    and the generated Secrets are not kept."""
+    api, ns = control_plane.api, "ex-delete-data"
+    api.post("/api/v1/namespaces", restricted_namespace(ns), ok=(201, 409))
+    values = {**chart.example_values("default"), "uninstall": {"deleteData": True}}
+    outcome = releases.install("default", ns, values=values, create_namespace=False)
+    statefulsets = len(outcome.of_kind("StatefulSet"))
+
+    def claims() -> list[dict[str, Any]]:
+        return api.items(f"/api/v1/namespaces/{ns}/persistentvolumeclaims")
+
+    wait_for(f"{ns}: the StatefulSets' claims", lambda: len(claims()) == statefulsets, 60)
+    for claim in claims():
+        owners = [o["kind"] for o in claim["metadata"].get("ownerReferences") or []]
+        assert owners == ["StatefulSet"], f"{claim['metadata']['name']}: owned by {owners}"
+    releases.uninstall(ns)
+    with contextlib.suppress(ControlPlaneError):
+        wait_for(f"{ns} emptied by helm uninstall", lambda: leftovers(api, ns) == [], 60)
+    assert leftovers(api, ns) == []

@@ -385,3 +385,13 @@ store's port (its address is outside the cluster). Call with (dict "ctx" $ "stor
 {{- $port := regexFind ":[0-9]+$" $hostport -}}
 {{- if $port -}}{{ trimPrefix ":" $port }}{{- else if hasPrefix "https://" . -}}443{{- else if hasPrefix "http://" . -}}80{{- end -}}
 {{- end -}}
+
+{{- /* A StatefulSet's claim retention: kept on uninstall (Kubernetes' default) unless
+uninstall.deleteData, when the StatefulSet controller deletes the claims with the StatefulSet. */}}
+{{- define "pp.claimRetention" -}}
+{{- if .Values.uninstall.deleteData -}}
+persistentVolumeClaimRetentionPolicy:
+  whenDeleted: Delete
+  whenScaled: Retain
+{{- end -}}
+{{- end }}
