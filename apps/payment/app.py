@@ -21,7 +21,16 @@ from apps.common.app import create_base_app, deadline
 from apps.common.config import env
 from apps.common.errors import ApiError
 from apps.common.validation import json_body
-from apps.payment import idempotency, orchestrator, reconcile, refunds, relay, store, telemetry
+from apps.payment import (
+    idempotency,
+    orchestrator,
+    provider_reconcile,
+    reconcile,
+    refunds,
+    relay,
+    store,
+    telemetry,
+)
 from apps.payment.idempotency import IdempotencyStore, Outcome, StoreUnavailable
 from apps.payment.models import PaymentRequest, RefundRequest
 from apps.payment.states import FINAL_PAYMENT_STATES
@@ -187,12 +196,18 @@ def _release(keys: IdempotencyStore, claim: idempotency.Claim) -> None:
 
 
 def _start_reconciler_thread() -> None:
-    """Each worker reconciles in the background every PAYMENT_RECONCILE_INTERVAL_S (5; 0 turns it off).
+    """Each worker reconciles in the background: its own open payments every
+    PAYMENT_RECONCILE_INTERVAL_S (5), the provider's charges every PROVIDER_RECONCILE_INTERVAL_S
+    (300); 0 turns either off.
 
     Several workers reconciling at once is safe: every transition is a guarded UPDATE and every
-    call the reconciler makes is idempotent.
+    call the reconcilers make is idempotent.
     """
     interval = env("PAYMENT_RECONCILE_INTERVAL_S", 5.0, float)
-    if interval <= 0:
-        return
-    background.start_once("payment-reconciler", lambda: reconcile.Reconciler(interval))
+    if interval > 0:
+        background.start_once("payment-reconciler", lambda: reconcile.Reconciler(interval))
+    provider_interval = env("PROVIDER_RECONCILE_INTERVAL_S", 300.0, float)
+    if provider_interval > 0:
+        background.start_once(
+            "provider-reconciler", lambda: provider_reconcile.ProviderReconciler(provider_interval)
+        )

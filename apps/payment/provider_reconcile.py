@@ -4,6 +4,9 @@
     python -m apps.payment.provider_reconcile --grace 60   charges older than 60 s
     python -m apps.payment.provider_reconcile --loop 300   a pass every 300 s until interrupted
 
+The payment service also runs a pass in the background of each worker every
+PROVIDER_RECONCILE_INTERVAL_S (300 s; 0 turns it off), like its payment reconciler.
+
 The payment reconciler (reconcile.py) starts from our rows; this one starts from the provider's
 side, as an acquirer's settlement reconciliation does: every approved charge the provider will
 settle must belong to a payment that succeeded. Charges recorded before the grace period (default
@@ -36,7 +39,7 @@ from typing import Any
 
 import click
 
-from apps.common import db
+from apps.common import background, db
 from apps.common.config import env
 from apps.common.deadline import Deadline
 from apps.common.http import ServiceClient
@@ -135,6 +138,26 @@ def reconcile_provider(grace_s: float | None = None, now: datetime | None = None
         after = page.get("next")
         if not after:
             return summary
+
+
+class ProviderReconciler(background.Worker):
+    """The periodic pass, in a background thread of each payment worker (voids are idempotent,
+    so workers passing at once are safe)."""
+
+    def __init__(self, interval_s: float):
+        super().__init__("provider-reconciler")
+        self.interval_s = interval_s
+
+    def step(self) -> None:
+        if self.stopping.wait(self.interval_s):
+            return
+        try:
+            summary = reconcile_provider()
+        except Exception:  # a failed pass (the channel or the database away) waits for the next one
+            log.exception("provider reconciliation pass failed")
+            return
+        if summary.voided or summary.mismatched:
+            log.warning("provider reconciliation pass", extra={"summary": summary.line()})
 
 
 @click.command()

@@ -137,6 +137,7 @@ class PaymentServices:
             "PAYMENT_BREAKER_RESET_S": "1",
             # Tests run the reconciler themselves, at known moments (one test covers the thread).
             "PAYMENT_RECONCILE_INTERVAL_S": "0",
+            "PROVIDER_RECONCILE_INTERVAL_S": "0",
             # Also for an in-process reconciler (app_env(..., **payment_env())): it calls the services.
             internal_auth.SECRET_VARIABLE: self.internal_secret,
             **overrides,

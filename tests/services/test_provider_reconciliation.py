@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -156,3 +157,25 @@ def test_the_provider_listing_pages_and_only_the_reconciliation_and_operator_rea
         f"{url}/{seen[0]}/void", json={"reason": "x"}, auth=s.as_caller("operator"), timeout=10
     )
     assert void.status_code == 403
+
+
+def test_the_payment_service_reconciles_the_provider_in_the_background(services: PaymentServices) -> None:
+    """Nothing has to schedule the pass: each payment worker runs it every
+    PROVIDER_RECONCILE_INTERVAL_S, past PROVIDER_RECONCILE_GRACE_S."""
+    s = services
+    s.start_payment(
+        name="payment-provider-background",
+        workers=1,
+        PROVIDER_RECONCILE_INTERVAL_S="0.5",
+        PROVIDER_RECONCILE_GRACE_S="1",
+    )
+    user = s.new_users(1, 100_000)[0]
+    kept = s.pay(user, 900)
+    assert kept.status_code == 201, kept.text
+    orphan = str(uuid.uuid4())
+    provider_charge(s, orphan)
+    until = time.monotonic() + 30
+    while charge_status(s, orphan) != "voided" and time.monotonic() < until:
+        time.sleep(0.2)
+    assert charge_status(s, orphan) == "voided"
+    assert charge_status(s, kept.json()["payment_id"]) == "approved"
