@@ -252,10 +252,14 @@ class PaymentServices:
     def reconcile(self, older_than: float = 0) -> str:
         """Run `python -m apps.payment.reconcile` once against these services; its summary line."""
         self.wait_channel_idle()
+        return self.run_as_payment("apps.payment.reconcile", "--older-than", str(older_than))
+
+    def run_as_payment(self, module: str, *args: str) -> str:
+        """Run `python -m module args` with the payment service's environment; its output."""
         env = {**os.environ, "SERVICE_NAME": "payment", "DATABASE_URL": self.dsn, **self.payment_env()}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         run = subprocess.run(
-            [sys.executable, "-m", "apps.payment.reconcile", "--older-than", str(older_than)],
+            [sys.executable, "-m", module, *args],
             cwd=ROOT,
             env=env,
             capture_output=True,

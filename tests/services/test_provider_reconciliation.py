@@ -9,9 +9,6 @@ voids exactly the first two kinds, leaves the rest, respects the grace period an
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +18,7 @@ import pytest
 import requests
 
 from apps.common.migrate import migrate
-from tests.services.payment_harness import MERCHANT, ROOT, PaymentServices
+from tests.services.payment_harness import MERCHANT, PaymentServices
 
 pytestmark = pytest.mark.slow
 
@@ -63,25 +60,7 @@ def charge_status(s: PaymentServices, payment_id: str) -> str:
 
 
 def reconcile(s: PaymentServices, grace: float) -> str:
-    env = {
-        **os.environ,
-        "SERVICE_NAME": "payment",
-        "DATABASE_URL": s.dsn,
-        "CHANNEL_URL": s.urls["channel"],
-        "INTERNAL_AUTH_SECRET": s.internal_secret,
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    run = subprocess.run(
-        [sys.executable, "-m", "apps.payment.provider_reconcile", "--grace", str(grace)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
-    return run.stdout.strip()
+    return s.run_as_payment("apps.payment.provider_reconcile", "--grace", str(grace)).strip()
 
 
 def insert_failed_payment(s: PaymentServices, payment_id: str) -> None:
