@@ -1,6 +1,8 @@
 """The ecosystem's Go tools, built from Go modules at the versions pinned in tools/versions.yaml.
 
-    python -m obsctl.tools build [-v] [NAME...]   build what is missing (make setup runs this)
+    python -m obsctl.tools build [-v] [--stage setup|tests|all] [NAME...]
+                                                  build what is missing (make setup runs this:
+                                                  the setup stage; the tests build their own)
     python -m obsctl.tools list                   name, version, state (built / on PATH / missing), path
     python -m obsctl.tools path NAME              path of a binary (tool or binary name); exit 1 if not built
     python -m obsctl.tools modsrc NAME            the tool module's source directory in GOMODCACHE
@@ -47,6 +49,10 @@ GO_INSTALL_HINT = "install Go >= 1.26 (https://go.dev/doc/install) and re-run ma
 BUILD_METHODS = ("go-install", "module", "source", "otelcol-builder")
 STAMP = "build.json"
 REQUIRED_FIELDS = ("module", "packages", "version", "binaries", "used_by", "version_check")
+# setup: `make setup` builds it (what the stack, the demo and most tests run); tests: only some
+# tests need it, and the test session builds it in the background while the others run
+# (tests/conftest.py), so a cold cache does not wait for it before the first test.
+STAGES = ("setup", "tests")
 
 
 class ToolError(RuntimeError):
@@ -79,6 +85,7 @@ class Tool:
     contrib_stable_version: str = ""
     local_replace_version: str = ""
     rename: tuple[tuple[str, str], ...] = ()
+    stage: str = "setup"
 
     def expand(self, text: str) -> str:
         return text.replace("{version}", self.version).replace("{reports}", self.reports)
@@ -149,6 +156,9 @@ def _parse_tool(name: str, raw: Any, table_path: Path) -> Tool:
         raise ToolError(
             f"{table_path}: tool {name!r}: local_replace_version is for build: module, not {build!r}"
         )
+    stage = str(raw.get("stage", "setup"))
+    if stage not in STAGES:
+        raise ToolError(f"{table_path}: tool {name!r}: stage {stage!r} is not one of {STAGES}")
     rename = raw.get("rename") or {}
     if not isinstance(rename, dict):
         raise ToolError(f"{table_path}: tool {name!r}: rename must map an installed name to a binary name")
@@ -179,6 +189,7 @@ def _parse_tool(name: str, raw: Any, table_path: Path) -> Tool:
         contrib_stable_version=str(raw.get("contrib_stable_version", "")),
         local_replace_version=local_replace_version,
         rename=tuple((str(k), str(v)) for k, v in rename.items()),
+        stage=stage,
     )
 
 
@@ -334,8 +345,9 @@ def tool_path(name: str, table: dict[str, Tool] | None = None) -> Path:
     tool, binary = _lookup(name, table)
     state, paths = _resolve(tool)
     if state == "missing":
+        how = "run `make setup`" if tool.stage == "setup" else "the tests that use it build it"
         raise ToolMissing(
-            f"{tool.name} {tool.version} ({binary}) is not built: run `make setup` "
+            f"{tool.name} {tool.version} ({binary}) is not built: {how} "
             f"(or `python -m obsctl.tools build {tool.name}`); cache: {tool_dir(tool)}"
         )
     return paths[binary]
@@ -690,10 +702,28 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def build(names: Sequence[str] = (), verbose: bool = False, table: dict[str, Tool] | None = None) -> int:
-    """Build every missing tool (or those named); 0 when all are there afterwards."""
+def of_stage(stage: str, table: dict[str, Tool] | None = None) -> list[Tool]:
+    """The tools of one stage (``all``: every tool), in table order."""
     table = table if table is not None else load_table()
-    selected = [_lookup(n, table)[0] for n in names] if names else list(table.values())
+    if stage != "all" and stage not in STAGES:
+        raise ToolError(f"stage {stage!r} is not one of {(*STAGES, 'all')}")
+    return [t for t in table.values() if stage in ("all", t.stage)]
+
+
+def not_built(tools: Sequence[Tool]) -> list[Tool]:
+    """Those of `tools` that are neither built nor on PATH at their version."""
+    return [t for t in tools if _resolve(t)[0] == "missing"]
+
+
+def build(
+    names: Sequence[str] = (),
+    verbose: bool = False,
+    table: dict[str, Tool] | None = None,
+    stage: str = "setup",
+) -> int:
+    """Build every missing tool of `stage` (or those named); 0 when all are there afterwards."""
+    table = table if table is not None else load_table()
+    selected = [_lookup(n, table)[0] for n in names] if names else of_stage(stage, table)
     go = go_binary()
     go_problem: str | None = None
     if go is None:
@@ -768,6 +798,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_build = sub.add_parser("build", help="build the missing tools (all, or those named)")
     p_build.add_argument("names", nargs="*", metavar="NAME")
     p_build.add_argument("-v", "--verbose", action="store_true", help="show the go commands' output")
+    p_build.add_argument(
+        "--stage",
+        choices=(*STAGES, "all"),
+        default="setup",
+        help="without NAMEs: the tools of this stage (default setup, what `make setup` builds)",
+    )
     sub.add_parser("list", help="name, version, state and path of every tool")
     p_path = sub.add_parser("path", help="path of a tool's binary (tool or binary name)")
     p_path.add_argument("name", metavar="NAME")
@@ -776,7 +812,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
-            return build(args.names, verbose=args.verbose)
+            return build(args.names, verbose=args.verbose, stage=args.stage)
         if args.command == "list":
             rows = list_tools()
             widths = [max(len(r[i]) for r in rows) for i in range(3)]

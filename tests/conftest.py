@@ -44,6 +44,7 @@ from obsctl.run.stack.server import Server
 from obsctl.run.stack.stack import Stack
 from obsctl.run.stack.tansu import Tansu
 from obsctl.run.stack.victorialogs import VictoriaLogs
+from tests import tool_stage
 
 TEMP_PREFIX = "obsctl-test-"
 
@@ -75,6 +76,52 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             continue
         if not Path(f"/proc/{owner}").exists():
             _stop_and_remove(path)
+
+
+_background_build: tool_stage.BackgroundBuild | None = None
+_tools_ready: set[str] = set()
+
+
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: the items that will really run
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Tests that need tests-stage tools run last; missing ones start building now (tests/tool_stage.py)."""
+    global _background_build
+    items[:] = tool_stage.run_last(items)
+    order = tool_stage.stage_order()
+    needed = sorted({n for i in items for n in tool_stage.tools_of(i)}, key=order.index)
+    if not needed or _background_build is not None:
+        return
+    _background_build = tool_stage.start_background_build(needed)
+    if _background_build is None:
+        return
+    waits: set[str] = set()
+    for item in items:  # the first test to need a tool waits for its build
+        names = set(tool_stage.tools_of(item)) & set(_background_build.pending)
+        if names - waits:
+            item.add_marker(pytest.mark.timeout(tool_stage.WAIT_TIMEOUT_S))
+            waits |= names
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        marked = sum(1 for i in items if tool_stage.tools_of(i))
+        reporter.write_line(
+            f"not built yet: {', '.join(_background_build.pending)}; building in the background (nice 19, "
+            f"log {tool_stage.log_path()}) while the others run; the {marked} tests that need them run last"
+        )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    names = tool_stage.tools_of(item)
+    if names and not _tools_ready.issuperset(names):
+        tool_stage.wait_for(names, _background_build)
+        _tools_ready.update(names)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _background_build is not None:
+        _background_build.stop()
 
 
 @pytest.fixture(scope="session")

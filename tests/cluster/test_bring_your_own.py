@@ -19,7 +19,8 @@ from tests.cluster.conftest import Installed
 from tests.cluster.controlplane import ControlPlane
 from tests.cluster.releases import RELEASE, Outcome, Releases
 
-pytestmark = pytest.mark.slow  # a real control plane (etcd, kube-apiserver, kube-controller-manager)
+# a real control plane (etcd, kube-apiserver, kube-controller-manager)
+pytestmark = [pytest.mark.slow, pytest.mark.built_tools("etcd", "kubernetes")]
 
 EXAMPLE = "byo-observability"
 ALERTS = paths.REPO / "alerts"

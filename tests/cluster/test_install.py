@@ -12,7 +12,8 @@ from tests.cluster.conftest import EXAMPLES, Installed
 from tests.cluster.controlplane import ControlPlane, wait_for
 from tests.cluster.releases import RELEASE
 
-pytestmark = pytest.mark.slow  # a real control plane (etcd, kube-apiserver, kube-controller-manager)
+# a real control plane (etcd, kube-apiserver, kube-controller-manager)
+pytestmark = [pytest.mark.slow, pytest.mark.built_tools("etcd", "kubernetes")]
 
 INSTALL_SECONDS = 60  # each install takes seconds: a slower one is a failure worth reading
 

@@ -21,7 +21,8 @@ from obsctl import paths
 from tests.cluster.conftest import EXAMPLES, Installed
 from tests.cluster.controlplane import ControlPlane
 
-pytestmark = pytest.mark.slow  # a real control plane (etcd, kube-apiserver, kube-controller-manager)
+# a real control plane (etcd, kube-apiserver, kube-controller-manager)
+pytestmark = [pytest.mark.slow, pytest.mark.built_tools("etcd", "kubernetes")]
 
 VERBS = ("get", "list", "watch")
 # What no collector should be able to do, whatever it extracts (checked with SubjectAccessReviews).

@@ -20,7 +20,8 @@ from tests.cluster.conftest import EXAMPLES, Installed, restricted_namespace
 from tests.cluster.controlplane import Api, ControlPlane, ControlPlaneError, wait_for
 from tests.cluster.releases import INSTANCE, Outcome, Releases
 
-pytestmark = pytest.mark.slow  # a real control plane (etcd, kube-apiserver, kube-controller-manager)
+# a real control plane (etcd, kube-apiserver, kube-controller-manager)
+pytestmark = [pytest.mark.slow, pytest.mark.built_tools("etcd", "kubernetes")]
 
 # In every namespace, made by the controller-manager; events expire on their own.
 KUBERNETES_OWN = {("ServiceAccount", "default"), ("ConfigMap", "kube-root-ca.crt")}

@@ -25,7 +25,8 @@ from tests.cluster.conftest import EXAMPLES, needs_crds
 from tests.cluster.controlplane import ControlPlane, wait_for
 from tests.cluster.releases import INSTANCE, Releases
 
-pytestmark = pytest.mark.slow  # a real control plane (etcd, kube-apiserver, kube-controller-manager)
+# a real control plane (etcd, kube-apiserver, kube-controller-manager)
+pytestmark = [pytest.mark.slow, pytest.mark.built_tools("etcd", "kubernetes")]
 
 PREVIOUS = "76989db20a1b17bf07a28ab710bd87422d5102cc"
 TREES = ("helm", "alerts", "dashboards/generated", "collector")

@@ -17,7 +17,8 @@ from obsctl.generate.helm import chart
 from tests.cluster.controlplane import ControlPlane
 from tests.cluster.releases import Releases
 
-pytestmark = pytest.mark.slow  # a real control plane (etcd, kube-apiserver, kube-controller-manager)
+# a real control plane (etcd, kube-apiserver, kube-controller-manager)
+pytestmark = [pytest.mark.slow, pytest.mark.built_tools("etcd", "kubernetes")]
 
 CASES = [
     ({"serviceDefaults": {"replicas": "three"}}, "/serviceDefaults/replicas"),

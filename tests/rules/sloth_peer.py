@@ -28,14 +28,15 @@ def module() -> Path:
     try:
         return tools.modsrc("sloth")
     except tools.ToolError as exc:
-        pytest.skip(f"Sloth's module source is not available: {exc}")
+        pytest.fail(f"Sloth's module source is not available: {exc}")
 
 
 def sloth_binary() -> Path:
+    """The Sloth binary (a tests-stage tool: a test that runs it is marked built_tools("sloth"))."""
     try:
         return tools.tool_path("sloth")
     except tools.ToolError as exc:
-        pytest.skip(f"the Sloth binary is not built: {exc}")
+        pytest.fail(f"the Sloth binary is not built: {exc}")
 
 
 def examples() -> Path:

@@ -15,6 +15,8 @@ import yaml
 
 from tests.rules import sloth_peer as peer
 
+pytestmark = pytest.mark.built_tools("sloth")  # runs the Sloth binary
+
 # Labels whose value says which tool generated the rules.
 TOOL_LABELS = {"sloth_version"}
 

@@ -8,11 +8,14 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from obsctl.generate import promql
 from tests.rules import sloth_peer as peer
 from tests.rules.helpers import run
+
+pytestmark = pytest.mark.built_tools("sloth")  # runs the Sloth binary
 
 # ruff: noqa: E501  (the specs' PromQL lines are long, as users write them)
 SPEC = """\

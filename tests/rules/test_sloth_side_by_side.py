@@ -23,6 +23,8 @@ from tests.rules import sloth_peer as peer
 from tests.rules import sloth_side_by_side as sbs
 from tests.rules.helpers import run
 
+pytestmark = pytest.mark.built_tools("sloth")  # runs the Sloth binary
+
 DOC = paths.DOCS / "slos.md"
 BEGIN = "<!-- sloth-side-by-side: begin -->"
 END = "<!-- sloth-side-by-side: end -->"

@@ -8,19 +8,14 @@ itself. The table pins the replaced module with `local_replace_version` and rena
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from obsctl import tools
-
-SERVER = "example.invalid/server/v3"
-LIB = "example.invalid/lib/v3"
-VERSION = "v3.1.4"
+from tests.tools.fake_go_proxy import LIB, VERSION
 
 TABLE = """\
 tools:
@@ -34,52 +29,6 @@ tools:
     version_check: {{command: ["{{bin}}"], regex: 'fakeserver Version: (\\S+)'}}
 """
 PINNED = '    local_replace_version: "{version}"\n    rename: {server: fakeserver}\n'
-
-
-def _publish(proxy: Path, module: str, files: dict[str, str]) -> None:
-    """One module version in GOPROXY's file layout (list, .info, .mod, .zip)."""
-    directory = proxy / module / "@v"
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "list").write_text(VERSION + "\n")
-    (directory / f"{VERSION}.info").write_text(
-        json.dumps({"Version": VERSION, "Time": "2026-01-01T00:00:00Z"})
-    )
-    (directory / f"{VERSION}.mod").write_text(files["go.mod"])
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(f"{module}@{VERSION}/{name}", text)
-    (directory / f"{VERSION}.zip").write_bytes(buffer.getvalue())
-
-
-@pytest.fixture
-def go_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    if tools.go_binary() is None:
-        pytest.fail(f"no `go` on PATH: {tools.GO_INSTALL_HINT}")
-    proxy = tmp_path / "proxy"
-    _publish(
-        proxy,
-        LIB,
-        {"go.mod": f"module {LIB}\n\ngo 1.22\n", "lib.go": 'package lib\n\nconst Version = "3.1.4"\n'},
-    )
-    _publish(
-        proxy,
-        SERVER,
-        {
-            "go.mod": f"module {SERVER}\n\ngo 1.22\n\nrequire {LIB} {VERSION}\n\nreplace {LIB} => ../lib\n",
-            "main.go": (
-                'package main\n\nimport (\n\t"fmt"\n\n\tlib "example.invalid/lib/v3"\n)\n\n'
-                'func main() { fmt.Println("fakeserver Version:", lib.Version) }\n'
-            ),
-        },
-    )
-    monkeypatch.setenv("GOPROXY", f"file://{proxy}")
-    monkeypatch.setenv("GOSUMDB", "off")
-    monkeypatch.setenv("GOTOOLCHAIN", "local")
-    monkeypatch.setenv("GOMODCACHE", str(tmp_path / "modcache"))
-    monkeypatch.setenv("GOFLAGS", "-modcacherw -buildvcs=false")
-    monkeypatch.setenv("OBSCTL_TOOLS_CACHE", str(tmp_path / "cache"))
-    return tmp_path
 
 
 def _table(tmp_path: Path, extra: str) -> dict[str, tools.Tool]:

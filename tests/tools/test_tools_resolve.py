@@ -119,8 +119,10 @@ def test_without_go_build_says_what_to_install_and_builds_nothing(tmp_path: Path
     assert result.returncode != 0
     assert tools.GO_INSTALL_HINT in result.stderr
     assert "install Go >= 1.26 (https://go.dev/doc/install) and re-run make setup" in result.stderr
-    for name, tool in tools.load_table().items():
-        assert f"{name} {tool.version}: missing, not built (no `go` on PATH)" in result.stdout
+    for tool in tools.of_stage("setup"):
+        assert f"{tool.name} {tool.version}: missing, not built (no `go` on PATH)" in result.stdout
+    for tool in tools.of_stage("tests"):  # left to the tests that use them
+        assert f"{tool.name} {tool.version}:" not in result.stdout
     leftovers = [p.name for p in cache.iterdir()] if cache.exists() else []
     assert not [n for n in leftovers if not n.endswith(".on-path.json")], leftovers
 
@@ -161,3 +163,65 @@ def test_interrupted_build_does_not_count(tmp_path: Path, monkeypatch) -> None:
     (final / "sloth").chmod(0o755)
     with pytest.raises(tools.ToolMissing):
         tools.tool_path("sloth")
+
+
+TWO_STAGES = (
+    FAKE_TABLE.format(extra="")
+    + """\
+  clustertool:
+    module: example.invalid/clustertool
+    packages: [example.invalid/clustertool/cmd/clustertool]
+    version: v0.1.0
+    binaries: [clustertool]
+    used_by: the tests of obsctl.tools
+    version_check: {command: ["{bin}", "--version"], regex: 'clustertool version (\\S+)'}
+    stage: tests
+"""
+)
+
+
+def test_build_takes_the_setup_stage_unless_told_another(tmp_path: Path) -> None:
+    table = tmp_path / "versions.yaml"
+    table.write_text(TWO_STAGES)
+    onpath = tmp_path / "onpath"
+    _fake_binary(onpath, "1.2.3")
+    (onpath / "clustertool").write_text("#!/bin/sh\necho 'clustertool version 0.1.0'\n")
+    (onpath / "clustertool").chmod(0o755)
+    path = f"{onpath}{os.pathsep}{_path_without_go(tmp_path)}"
+    cache = tmp_path / "cache"
+
+    setup = _run(["build"], path=path, cache=cache, table=table)
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    assert "faketool v1.2.3: ok" in setup.stdout and "clustertool" not in setup.stdout
+
+    tests_stage = _run(["build", "--stage", "tests"], path=path, cache=cache, table=table)
+    assert tests_stage.returncode == 0, tests_stage.stdout + tests_stage.stderr
+    assert "clustertool v0.1.0: ok" in tests_stage.stdout and "faketool" not in tests_stage.stdout
+
+    everything = _run(["build", "--stage", "all"], path=path, cache=cache, table=table)
+    assert [line.split(":")[0] for line in everything.stdout.splitlines()] == [
+        "faketool v1.2.3",
+        "clustertool v0.1.0",
+    ]
+    named = _run(["build", "clustertool"], path=path, cache=cache, table=table)  # a name wins over stages
+    assert "clustertool v0.1.0: ok" in named.stdout
+
+
+def test_a_tests_stage_tool_names_who_builds_it(tmp_path: Path, monkeypatch) -> None:
+    table = tmp_path / "versions.yaml"
+    table.write_text(TWO_STAGES)
+    monkeypatch.setenv("OBSCTL_TOOLS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PATH", _path_without_go(tmp_path))
+    with pytest.raises(
+        tools.ToolMissing, match=r"clustertool v0\.1\.0 \(clustertool\) is not built: the tests"
+    ):
+        tools.tool_path("clustertool", tools.load_table(table))
+
+
+def test_an_unknown_stage_is_refused_naming_the_tool(tmp_path: Path) -> None:
+    table = tmp_path / "versions.yaml"
+    table.write_text(FAKE_TABLE.format(extra="    stage: nightly\n"))
+    with pytest.raises(
+        tools.ToolError, match=r"tool 'faketool': stage 'nightly' is not one of \('setup', 'tests'\)"
+    ):
+        tools.load_table(table)
