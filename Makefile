@@ -52,7 +52,7 @@ check: lint typecheck drift scan ## fast: lint, types, drift, security scans, pr
 	@$(OBSCTL) check
 
 test: setup check ## everything, starting the real components it needs
-	@$(PYTEST) -q -p no:cacheprovider
+	@$(PYTEST) -q -p no:cacheprovider --durations=25
 
 chaos: $(STAMP) ## only the chaos test (also part of `make test`): SIGKILL each component under load
 	@$(PYTEST) -q -s -p no:cacheprovider tests/chaos
