@@ -14,22 +14,30 @@ import pytest
 
 from obsctl import tools
 
-FAKE_TABLE = """\
-tools:
-  faketool:
-    module: example.invalid/faketool
-    packages: [example.invalid/faketool/cmd/faketool]
-    version: v1.2.3
-    binaries: [faketool]
-    used_by: the tests of obsctl.tools
-    version_check: {{command: ["{{bin}}", "--version"], regex: 'faketool version (\\S+)'}}
-{extra}"""
+
+def fake_entry(name: str, version: str, extra: str = "") -> str:
+    """One tool of a table: example.invalid/<name>, whose binary prints `<name> version <version>`."""
+    return (
+        f"  {name}:\n"
+        f"    module: example.invalid/{name}\n"
+        f"    packages: [example.invalid/{name}/cmd/{name}]\n"
+        f"    version: v{version}\n"
+        f"    binaries: [{name}]\n"
+        f"    used_by: the tests of obsctl.tools\n"
+        f'    version_check: {{command: ["{{bin}}", "--version"], regex: \'{name} version (\\S+)\'}}\n'
+        f"{extra}"
+    )
 
 
-def _fake_binary(directory: Path, version: str) -> Path:
+def one_tool_table(extra: str = "") -> str:
+    """A table of one tool, faketool v1.2.3, with `extra` lines in its entry."""
+    return "tools:\n" + fake_entry("faketool", "1.2.3", extra)
+
+
+def _fake_binary(directory: Path, version: str, name: str = "faketool") -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    script = directory / "faketool"
-    script.write_text(f"#!/bin/sh\necho 'faketool version {version} (fake)'\n")
+    script = directory / name
+    script.write_text(f"#!/bin/sh\necho '{name} version {version} (fake)'\n")
     script.chmod(0o755)
     return script
 
@@ -61,7 +69,7 @@ def _path_without_go(tmp_path: Path) -> str:
 @pytest.fixture
 def fake_table(tmp_path: Path) -> Path:
     table = tmp_path / "versions.yaml"
-    table.write_text(FAKE_TABLE.format(extra=""))
+    table.write_text(one_tool_table())
     return table
 
 
@@ -104,7 +112,7 @@ def test_binary_on_path_at_another_version_is_not_used(tmp_path: Path, fake_tabl
 
 def test_on_path_can_be_refused_by_the_table(tmp_path: Path) -> None:
     table = tmp_path / "versions.yaml"
-    table.write_text(FAKE_TABLE.format(extra="    on_path: false\n"))
+    table.write_text(one_tool_table("    on_path: false\n"))
     _fake_binary(tmp_path / "onpath", "1.2.3")
     path = f"{tmp_path / 'onpath'}{os.pathsep}{_path_without_go(tmp_path)}"
     built = _run(["build"], path=path, cache=tmp_path / "cache", table=table)
@@ -165,19 +173,7 @@ def test_interrupted_build_does_not_count(tmp_path: Path, monkeypatch) -> None:
         tools.tool_path("sloth")
 
 
-TWO_STAGES = (
-    FAKE_TABLE.format(extra="")
-    + """\
-  clustertool:
-    module: example.invalid/clustertool
-    packages: [example.invalid/clustertool/cmd/clustertool]
-    version: v0.1.0
-    binaries: [clustertool]
-    used_by: the tests of obsctl.tools
-    version_check: {command: ["{bin}", "--version"], regex: 'clustertool version (\\S+)'}
-    stage: tests
-"""
-)
+TWO_STAGES = one_tool_table() + fake_entry("clustertool", "0.1.0", "    stage: tests\n")
 
 
 def test_build_takes_the_setup_stage_unless_told_another(tmp_path: Path) -> None:
@@ -185,8 +181,7 @@ def test_build_takes_the_setup_stage_unless_told_another(tmp_path: Path) -> None
     table.write_text(TWO_STAGES)
     onpath = tmp_path / "onpath"
     _fake_binary(onpath, "1.2.3")
-    (onpath / "clustertool").write_text("#!/bin/sh\necho 'clustertool version 0.1.0'\n")
-    (onpath / "clustertool").chmod(0o755)
+    _fake_binary(onpath, "0.1.0", "clustertool")
     path = f"{onpath}{os.pathsep}{_path_without_go(tmp_path)}"
     cache = tmp_path / "cache"
 
@@ -220,7 +215,7 @@ def test_a_tests_stage_tool_names_who_builds_it(tmp_path: Path, monkeypatch) -> 
 
 def test_an_unknown_stage_is_refused_naming_the_tool(tmp_path: Path) -> None:
     table = tmp_path / "versions.yaml"
-    table.write_text(FAKE_TABLE.format(extra="    stage: nightly\n"))
+    table.write_text(one_tool_table("    stage: nightly\n"))
     with pytest.raises(
         tools.ToolError, match=r"tool 'faketool': stage 'nightly' is not one of \('setup', 'tests'\)"
     ):
