@@ -38,3 +38,13 @@ PRODUCER: dict[str, Any] = {
     "reconnect_backoff_max_ms": 2_000,
     "linger_ms": 5,
 }
+
+# The relay's client for partitions' end offsets (no group: it reads no records).
+OFFSETS_CLIENT: dict[str, Any] = {
+    "group_id": None,
+    "enable_auto_commit": False,
+    "request_timeout_ms": 5_000,
+    "reconnect_backoff_ms": 100,
+    "reconnect_backoff_max_ms": 2_000,
+    "metadata_max_age_ms": 10_000,
+}

@@ -8,6 +8,17 @@ rolls back, the rows stay unsent, and the relay retries with exponential backoff
 and is visible as payment_outbox_backlog. A crash between the broker's ack and the commit can
 publish a row again: consumers dedupe by event id.
 
+A broker can also lose records it had acknowledged: tansu here keeps its log in memory, and a
+Kafka whose replicas all lost their disks does the same. Such a broker hands out offsets from the
+start again, so each relay remembers the highest offset acknowledged to it per partition and
+notices when an acknowledgement, or the partition's end offset (asked every BROKER_CHECK_EVERY_S),
+is not above it. Every event published within the last OUTBOX_REPLAY_WINDOW_S is then marked
+unsent again, in the order it was written, and the loop sends it once more: the outbox, not the
+broker, is the record of the events. An event older than the window that no consumer had read
+when the broker lost it stays lost (ConsumerLagHigh fires long before a consumer is that far
+behind). A relay that has had no acknowledgement since it started cannot tell; the other
+workers' relays can.
+
 Each row carries the W3C trace context of the request that wrote it (`headers`); the relay sends
 under that context, so the producer span (and the headers the kafka-python instrumentation adds) belong to
 the payment's trace.
@@ -17,15 +28,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from typing import Any
 
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 from opentelemetry import context, propagate
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 
 from apps.common import background, db, metrics
-from apps.notification.kafka_settings import PRODUCER
+from apps.notification.kafka_settings import OFFSETS_CLIENT, PRODUCER
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +53,8 @@ LINGER_S = 0.25
 BACKLOG_EVERY_S = 1.0
 MAX_BACKOFF_S = 5.0
 ACK_TIMEOUT_S = 5.0
+BROKER_CHECK_EVERY_S = 2.0
+REPLAY_WINDOW_S = float(os.environ.get("OUTBOX_REPLAY_WINDOW_S", "900"))
 
 
 class OutboxRelay(background.Worker):
@@ -53,10 +68,20 @@ class OutboxRelay(background.Worker):
         super().__init__("outbox-relay")
         self.bootstrap = bootstrap
         self._producer: KafkaProducer | None = None
+        self._offsets_client: KafkaConsumer | None = None
         self._backlog_due = 0.0
+        self._broker_check_due = 0.0
+        # Per partition: the highest offset the broker acknowledged to this relay, and the lowest
+        # of the latest round that sent to it. The end offset is checked against the latter: tansu
+        # answers ListOffsets with its last batch's first offset + 1, not its last offset + 1.
+        self._acked: dict[TopicPartition, int] = {}
+        self._latest_round_first: dict[TopicPartition, int] = {}
 
     def step(self) -> None:
         published = self.relay_batch()
+        if self._acked and time.monotonic() >= self._broker_check_due:
+            self.check_broker()
+            self._broker_check_due = time.monotonic() + BROKER_CHECK_EVERY_S
         # At most once a second, idle or not: a count(*) per idle poll cost as much as the poll.
         if time.monotonic() >= self._backlog_due:
             self.update_backlog()
@@ -93,12 +118,16 @@ class OutboxRelay(background.Worker):
             producer = self.producer()
             futures = [(row["topic"], self._send(producer, row)) for row in rows]
             producer.flush(timeout=ACK_TIMEOUT_S)
-            for _topic, future in futures:
-                future.get(timeout=ACK_TIMEOUT_S)  # raises if the broker did not acknowledge
+            # Raises if the broker did not acknowledge.
+            acks = [future.get(timeout=ACK_TIMEOUT_S) for _topic, future in futures]
             conn.execute(
                 "UPDATE payment.outbox SET published_at = now() WHERE event_id = ANY(%s)",
                 ([row["event_id"] for row in rows],),
             )
+            if self._offsets_went_back(acks):
+                # In this transaction, so this batch (in the broker's new log already) is not
+                # sent twice: its published_at is this transaction's now().
+                self.replay(conn, "an acknowledged offset is not above one acknowledged before")
         published = metrics.counter("payment_outbox_published_total")
         for topic, _ in futures:
             published.labels(topic).inc()
@@ -115,6 +144,51 @@ class OutboxRelay(background.Worker):
         finally:
             context.detach(token)
 
+    def _offsets_went_back(self, acks: list[Any]) -> bool:
+        """Record a round's acknowledgements; True when one is not above every earlier one."""
+        went_back = False
+        round_first: dict[TopicPartition, int] = {}
+        for ack in acks:
+            partition = TopicPartition(ack.topic, ack.partition)
+            if ack.offset <= self._acked.get(partition, -1):
+                went_back = True
+            round_first[partition] = min(ack.offset, round_first.get(partition, ack.offset))
+        for ack in acks:
+            partition = TopicPartition(ack.topic, ack.partition)
+            self._acked[partition] = max(ack.offset, self._acked.get(partition, -1))
+        self._latest_round_first.update(round_first)
+        return went_back
+
+    def check_broker(self) -> None:
+        """Every record acknowledged to this relay is in the broker's log: its end is above them."""
+        if self._offsets_client is None:
+            self._offsets_client = KafkaConsumer(bootstrap_servers=self.bootstrap, **OFFSETS_CLIENT)
+        firsts = dict(self._latest_round_first)
+        try:
+            ends = self._offsets_client.end_offsets(list(firsts))
+        except KafkaError:
+            # Unreachable: nothing can be sent either, and the next round's failure counts it.
+            log.debug("end offsets not read", exc_info=True)
+            return
+        if any(ends.get(partition, 0) <= first for partition, first in firsts.items()):
+            with suppress_instrumentation(), db.transaction("outbox_replay") as conn:
+                self.replay(conn, "a partition's end offset is not above an acknowledged offset")
+
+    def replay(self, conn: Any, why: str) -> None:
+        """Mark the events of the replay window unsent again; the loop sends them in order."""
+        replayed = conn.execute(
+            "UPDATE payment.outbox SET published_at = NULL"
+            " WHERE published_at >= now() - make_interval(secs => %s) AND published_at < now()",
+            (REPLAY_WINDOW_S,),
+        ).rowcount
+        self._acked.clear()
+        self._latest_round_first.clear()
+        metrics.counter("payment_outbox_replayed_total").inc(replayed)
+        log.warning(
+            "the broker lost records it had acknowledged; sending the recent events again",
+            extra={"replayed": replayed, "window_s": REPLAY_WINDOW_S, "why": why},
+        )
+
     def update_backlog(self) -> None:
         with suppress_instrumentation(), db.statement("outbox_backlog") as conn:
             row = conn.execute(
@@ -124,11 +198,14 @@ class OutboxRelay(background.Worker):
 
     def close(self) -> None:
         producer, self._producer = self._producer, None
-        if producer is not None:
-            try:
+        client, self._offsets_client = self._offsets_client, None
+        try:
+            if producer is not None:
                 producer.close(timeout=1)
-            except Exception:  # closing a producer whose broker is gone may fail; it is gone either way
-                log.debug("producer close failed", exc_info=True)
+            if client is not None:
+                client.close(autocommit=False)
+        except Exception:  # closing a client whose broker is gone may fail; it is gone either way
+            log.debug("kafka client close failed", exc_info=True)
 
 
 def start(bootstrap: str) -> OutboxRelay:
