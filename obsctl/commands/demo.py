@@ -14,7 +14,7 @@ from obsctl.run import demo as demo_module
 @click.option(
     "--rate",
     type=click.FloatRange(min=1, max=200),
-    default=10,
+    default=demo_module.DEFAULT_RATE,
     show_default=True,
     help="Requests per second of background traffic (80% payments); the demo prints it as a share "
     "of this host's capacity at the latency SLO.",

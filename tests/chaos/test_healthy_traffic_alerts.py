@@ -1,19 +1,19 @@
-"""Alerting quality, live (issue 16, finding 8): the demo's healthy traffic raises no false alert.
+"""Alerting quality, live (issue 16, finding 8): the demo's healthy traffic raises no alert at all.
 
 The whole local stack with its generated rules and routing (`obsctl up`: Prometheus evaluating
 every 5 s, Alertmanager, the webhook) gets the demo's traffic (obsctl/run/load, the same users
-and mix `make demo` starts) at HEALTHY_RATE, well below the capacity docs/performance.md
-measures (obsctl.run.demo.CAPACITY_PAYMENTS_PER_S). At every rule evaluation the test reads
-Prometheus' ALERTS: no alert may fire, and after the first minute none may even be pending,
-except the latency page while the clients themselves measure the latency SLO broken
-(LATENCY_ALERT, below: on this host the local stack misses it at this rate).
+and mix `make demo` starts) at HEALTHY_RATE, `make demo`'s default, half of the stack's capacity at
+the latency SLO (obsctl.run.demo.CAPACITY_PAYMENTS_PER_S). At every rule evaluation the test reads
+Prometheus' ALERTS: no alert may fire, and after the first minute none may even be pending.
+Alertmanager may notify nothing.
 
 The traffic runs for HEALTHY_S, the issue's 10 minutes. The SLO burn alerts have no `for:` and
 fire at the first evaluation whose windows are over their thresholds; on a fresh stack every
-window (5m, 30m, 1h, 6h, 3d) covers the whole run. The service alerts wait 1 to 10 minutes
-(`for:`), and an alert can only fire after being pending for that long: none may be pending after
-the first minute. (Pending in the first minute is allowed: SLIAbsent, `for: 10m`, is pending
-until the first refund or notification has been measured.)
+window (5m, 30m, 1h, 6h, 3d) covers the whole run, so the latency ticket (1x over 6h and 3d)
+fires as soon as more than 0.5% of the run's payments took over 200 ms. The service alerts wait
+1 to 10 minutes (`for:`), and an alert can only fire after being pending for that long: none may
+be pending after the first minute. (Pending in the first minute is allowed: SLIAbsent, `for:
+10m`, is pending until the first refund or notification has been measured.)
 
 The demo's healthy phase prints every SLO's burn (obsctl.run.demo.every_slo_burn); the test
 checks that it reports a burn rate for each SLO the rules define, not only the page's.
@@ -33,17 +33,11 @@ from obsctl.run.prometheus_api import PrometheusAPI
 from obsctl.run.stack.stack import ALERTING, Stack
 
 pytestmark = pytest.mark.slow
-# Requests per second: `make demo`'s default, 8 payments/s, below half of the capacity at the
-# latency SLO (obsctl.run.demo.CAPACITY_PAYMENTS_PER_S); the old default of 20/s was above 80% of
-# it, where queueing alone made p99 300 ms and paged: the finding.
-HEALTHY_RATE = 10.0
+# Requests per second: `make demo`'s default (4 payments/s), half of the local stack's capacity at
+# the latency SLO. At 10 requests/s the stack is at its capacity: 99.4 to 99.6% of payments within
+# 200 ms over 10 minutes (docs/reliability.md), where the SLO asks for 99.5%.
+HEALTHY_RATE = demo.DEFAULT_RATE
 HEALTHY_S = 600
-# The local stack misses its latency SLO at this rate on this 2-CPU host: with every trace sampled
-# and the whole stack (collector, Jaeger, VictoriaLogs, Prometheus, durable PostgreSQL) on two
-# cores, about 4% of payments take over 200 ms (p95 180 ms, p99 about 400 ms; the SLO allows
-# 0.5%). The latency page that then fires is true, not noise: it is allowed only while the
-# clients' own p99 is over 200 ms. Issue 16 (finding 8) stays open on it, issue 17 owns the cost.
-LATENCY_ALERT = "PaymentLatencyBudgetBurn"
 WARMUP_S = 30
 GRACE_S = 60
 EVALUATION_S = 5.0  # obsctl/run/stack/prometheus.py DEFAULT_INTERVAL: scrape and rule evaluation
@@ -72,7 +66,7 @@ def stack(state_dir_factory: Callable[[], Path]) -> Iterator[Stack]:
 
 
 @pytest.mark.timeout(HEALTHY_S + 300)
-def test_healthy_traffic_fires_no_alert_but_a_true_latency_page_and_reports_every_burn(stack: Stack) -> None:
+def test_healthy_traffic_fires_no_alert_and_the_demo_reports_every_burn(stack: Stack) -> None:
     env = stack.env()
     prom = PrometheusAPI(env["PROMETHEUS_URL"])
     prom.wait_until_serving()
@@ -106,17 +100,12 @@ def test_healthy_traffic_fires_no_alert_but_a_true_latency_page_and_reports_ever
 
     assert evaluations >= HEALTHY_S / EVALUATION_S * 0.8
     assert result.requests >= HEALTHY_RATE * HEALTHY_S * 0.8, "the traffic did not reach its rate"
-    if any(k[0] == LATENCY_ALERT for k in seen):
-        assert result.p99_ms > 200, f"{LATENCY_ALERT} fired while the clients measured p99 within 200 ms"
-    others = {k: t for k, t in seen.items() if k[0] != LATENCY_ALERT}
-    firing = {k: t for k, t in others.items() if k[2] == "firing"}
+    firing = {k: t for k, t in seen.items() if k[2] == "firing"}
     assert firing == {}, f"alerts fired on healthy traffic: {firing}"
-    late = {k: t for k, t in others.items() if t > GRACE_S}
+    late = {k: t for k, t in seen.items() if t > GRACE_S}
     assert late == {}, f"alerts pending after the first minute of healthy traffic: {late}"
     notes = [n for n in notifications.read(Path(env["ALERTS_LOG"])) if n.received_at >= began]
-    assert [n.alertname for n in notes if n.alertname != LATENCY_ALERT] == [], (
-        "Alertmanager notified on healthy traffic"
-    )
+    assert [n.alertname for n in notes] == [], "Alertmanager notified on healthy traffic"
 
     # The healthy phase's summary: every SLO the rules define, each with its burn rates.
     objectives = prom.query("max by (sloth_service, sloth_slo) (slo:objective:ratio)")
