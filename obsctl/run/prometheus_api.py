@@ -42,8 +42,10 @@ class PrometheusAPI:
                     raise
                 time.sleep(0.5)
 
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        data = self._get("/api/v1/query", query=expr)
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        """An instant query, evaluated now or at `at` (unix seconds)."""
+        params = {"query": expr} if at is None else {"query": expr, "time": f"{at:.3f}"}
+        data = self._get("/api/v1/query", **params)
         return list(data["result"])
 
     def scalar(self, expr: str) -> float | None:

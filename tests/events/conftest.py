@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from apps.common.migrate import migrate
 from obsctl.run.stack.tansu import Tansu
+from tests.events.money_path import start_money_path
 from tests.services.payment_harness import PaymentServices
 
 
@@ -26,17 +26,11 @@ def events_broker(stack_state_dir: Path) -> Iterator[Tansu]:
 def event_services(
     postgres: object, redis_server: object, events_broker: Tansu, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PaymentServices]:
-    dsn = postgres.create_database("events_money_path")  # type: ignore[attr-defined]
-    migrate(dsn)
-    services = PaymentServices(dsn, redis_server.url, tmp_path_factory.mktemp("events-logs"))  # type: ignore[attr-defined]
-    kafka = {"KAFKA_BOOTSTRAP": events_broker.bootstrap}
+    log_dir = tmp_path_factory.mktemp("events-logs")
+    services = start_money_path(
+        postgres, redis_server, events_broker, log_dir, "events_money_path", consumer=True
+    )
     try:
-        services.start("account", {})
-        services.start("risk", {"RISK_VELOCITY_MAX": "1000000", "RISK_FIRST_PAYMENT_POINTS": "0"})
-        services.start("channel", {"CHANNEL_LATENCY_MS": "5", "CHANNEL_LATENCY_SIGMA": "0.3"}, workers=1)
-        services.start("payment", services.payment_env(**kafka))
-        # One consumer per process: a second one would only trigger group rebalances.
-        services.start("notification", kafka, workers=1)
         yield services
     finally:
         services.close()

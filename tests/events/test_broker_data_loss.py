@@ -16,10 +16,10 @@ from types import SimpleNamespace
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from apps.common.migrate import migrate
 from apps.payment.outbox import TOPIC
 from apps.payment.relay import OutboxRelay
 from obsctl.run.stack.tansu import Tansu
+from tests.events.money_path import start_money_path
 from tests.events.test_outbox_events import make_payments, metric, outbox_events, unpublished, wait_for
 from tests.services.payment_harness import PaymentServices
 
@@ -36,14 +36,11 @@ def lossy_broker(stack_state_dir: Path) -> Iterator[Tansu]:
 def payment_without_consumer(
     postgres: object, redis_server: object, lossy_broker: Tansu, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PaymentServices]:
-    dsn = postgres.create_database("broker_data_loss")  # type: ignore[attr-defined]
-    migrate(dsn)
-    services = PaymentServices(dsn, redis_server.url, tmp_path_factory.mktemp("broker-loss-logs"))  # type: ignore[attr-defined]
+    log_dir = tmp_path_factory.mktemp("broker-loss-logs")
+    services = start_money_path(
+        postgres, redis_server, lossy_broker, log_dir, "broker_data_loss", consumer=False
+    )
     try:
-        services.start("account", {})
-        services.start("risk", {"RISK_VELOCITY_MAX": "1000000", "RISK_FIRST_PAYMENT_POINTS": "0"})
-        services.start("channel", {"CHANNEL_LATENCY_MS": "5", "CHANNEL_LATENCY_SIGMA": "0.3"}, workers=1)
-        services.start_payment(KAFKA_BOOTSTRAP=lossy_broker.bootstrap)
         yield services
     finally:
         services.close()
