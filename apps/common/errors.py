@@ -44,8 +44,9 @@ class DependencyError(Exception):
         self.kind = kind  # "unavailable", "timeout", "circuit_open"
         self.detail = detail
         self.status = status
-        # The callee's 5xx answer (a requests.Response), when there was one: a caller that passes
-        # answers through (the gateway) needs its body, which may say more than the status.
+        # The callee's 5xx answer (an apps.common.http.ServiceResponse), when there was one: a
+        # caller that passes answers through (the gateway) needs its body, which may say more
+        # than the status.
         self.response = response
 
 

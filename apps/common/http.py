@@ -5,19 +5,29 @@ whatever remains of the request's deadline, and the remaining budget is passed o
 X-Deadline-Ms. Retries happen only when the caller says the callee is idempotent for this call,
 and only while budget remains. 5xx answers, connection failures and timeouts count as
 failures for the breaker (pybreaker); 4xx answers are the callee's verdict and are returned.
+
+Calls go through urllib3's connection pool directly. requests' session machinery (request
+preparation, hooks, cookie jars, adapters) cost about as much CPU per call as urllib3's own work
+(docs/performance.md), and an internal call needs none of it. The zero-code urllib3
+instrumentation makes the client spans and propagates the trace context and baggage.
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
 import random
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import pybreaker
-import requests
+import urllib3
 from flask import g, has_request_context
+from urllib3.exceptions import HTTPError, NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from apps.common import internal_auth, metrics
 from apps.common.deadline import HEADER as DEADLINE_HEADER
@@ -43,6 +53,19 @@ class _StateGauge(pybreaker.CircuitBreakerListener):
         self.gauge.labels(self.dependency).set(_BREAKER_STATE_VALUE.get(new_state.name, 0))
 
 
+@dataclass(frozen=True)
+class ServiceResponse:
+    """A callee's answer: its status, headers (case-insensitive) and body."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    def json(self) -> Any:
+        """The body as JSON; ValueError when it is not."""
+        return jsonlib.loads(self.content)
+
+
 class ServiceClient:
     def __init__(
         self,
@@ -57,18 +80,20 @@ class ServiceClient:
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.max_attempts = max_attempts
-        self.session = requests.Session()
-        # Calls between services go straight to the callee. Without this, requests scans the whole
-        # process environment for proxy settings on every call (about a tenth of the gateway's and
-        # the payment service's CPU in a profile; Kubernetes puts dozens of *_SERVICE_* variables
-        # there), and an HTTP(S)_PROXY meant for the outside world would capture internal calls.
-        self.session.trust_env = False
         # Every call is signed as this service (apps/common/internal_auth.py): the callee accepts
         # only its callers. A ConfigError here (no INTERNAL_AUTH_SECRET) stops the caller at start.
-        self.session.auth = internal_auth.InternalAuth.from_env()
-        # A pool at least as large as a worker's threads, so calls never queue on connections.
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-        self.session.mount("http://", adapter)
+        self._signer = internal_auth.InternalAuth.from_env()
+        # Calls between services go straight to the callee: no proxy from the environment (an
+        # HTTP(S)_PROXY meant for the outside world must not capture internal calls). The pool is
+        # at least as large as a worker's threads, so calls never queue on connections; urllib3
+        # itself never retries (the loop in request() does, by this module's policy).
+        url = urlsplit(self.base_url)
+        if url.scheme != "http" or not url.hostname:
+            raise ValueError(f"{name}: expected an http:// base URL, got {base_url!r}")
+        self._prefix = url.path
+        self._pool = urllib3.HTTPConnectionPool(
+            url.hostname, url.port or 80, maxsize=32, block=False, retries=False
+        )
         self.breaker: pybreaker.CircuitBreaker | None = None
         if breaker:
             self.breaker = pybreaker.CircuitBreaker(
@@ -89,7 +114,7 @@ class ServiceClient:
         headers: Mapping[str, str] | None = None,
         idempotent: bool = False,
         deadline: Deadline | None = None,
-    ) -> requests.Response:
+    ) -> ServiceResponse:
         """Send one logical call; returns the response for any status below 500."""
         deadline = deadline or (g.deadline if has_request_context() and "deadline" in g else None)
         if deadline is None:
@@ -111,7 +136,7 @@ class ServiceClient:
                 time.sleep(random.uniform(0, min(_MAX_BACKOFF_S, _FIRST_BACKOFF_S * 2 ** (attempt - 1))))
                 attempt += 1
 
-    def _guarded(self, *args: Any) -> requests.Response:
+    def _guarded(self, *args: Any) -> ServiceResponse:
         if self.breaker is None:
             return self._once(*args)
         # calling(), not call(): pybreaker's call() holds the breaker's lock for the whole call
@@ -132,7 +157,7 @@ class ServiceClient:
         params: Mapping[str, str] | None,
         headers: Mapping[str, str] | None,
         deadline: Deadline,
-    ) -> requests.Response:
+    ) -> ServiceResponse:
         remaining = deadline.remaining()
         if remaining < _MIN_USEFUL_BUDGET_S:
             raise DependencyError(self.name, "timeout", "no budget left for the call")
@@ -140,21 +165,31 @@ class ServiceClient:
         if has_request_context() and "request_id" in g:
             send_headers["X-Request-Id"] = g.request_id
         send_headers.update(headers or {})
+        body = b""
+        if json is not None:
+            body = jsonlib.dumps(json, separators=(",", ":"), allow_nan=False).encode()
+            send_headers["Content-Type"] = "application/json"
+        target = self._prefix + path + (f"?{urlencode(params)}" if params else "")
+        send_headers[internal_auth.HEADER] = self._signer.sign(method, target, body, send_headers)
         started = time.perf_counter()
         status = "0"
         try:
-            response = self.session.request(
+            answer = self._pool.urlopen(
                 method,
-                self.base_url + path,
-                json=json,
-                params=params,
+                target,
+                body=body if body or method not in ("GET", "HEAD") else None,
                 headers=send_headers,
-                timeout=(min(remaining, 1.0), remaining),
+                timeout=urllib3.Timeout(connect=min(remaining, 1.0), read=remaining),
+                retries=False,
+                redirect=False,
             )
+            response = ServiceResponse(answer.status, answer.headers, answer.data)
             status = str(response.status_code)
-        except requests.Timeout as exc:
+        except NewConnectionError as exc:  # refused or unresolvable (a subclass of the timeouts)
+            raise DependencyError(self.name, "unavailable", "connection failed") from exc
+        except Urllib3Timeout as exc:
             raise DependencyError(self.name, "timeout", "no answer within the deadline") from exc
-        except requests.ConnectionError as exc:
+        except HTTPError as exc:  # reset, closed mid-answer, malformed answer
             raise DependencyError(self.name, "unavailable", "connection failed") from exc
         finally:
             self._duration.labels(method, self.name, status).observe(time.perf_counter() - started)
@@ -178,7 +213,7 @@ class ServiceClient:
         return response
 
 
-def _error_code(response: requests.Response) -> str | None:
+def _error_code(response: ServiceResponse) -> str | None:
     try:
         code = response.json()["error"]["code"]
     except (ValueError, KeyError, TypeError):

@@ -36,7 +36,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import requests
@@ -131,16 +131,22 @@ class InternalAuth(requests.auth.AuthBase):
         body = request.body or b""
         if isinstance(body, str):
             body = body.encode()
-        request.headers[HEADER] = token(
+        signed = self.sign(str(request.method), request.path_url, bytes(body), request.headers)
+        request.headers[HEADER] = signed
+        return request
+
+    def sign(self, method: str, target: str, body: bytes, headers: Mapping[str, Any]) -> str:
+        """The X-Internal-Token of one call: `target` is the path and query as sent."""
+        by_name = {name.lower(): value for name, value in headers.items()}
+        return token(
             self._secret,
             self.caller,
-            str(request.method),
-            request.path_url,
-            bytes(body),
-            merchant_id=_header_text(request.headers.get(MERCHANT_HEADER)),
-            idempotency_key=_header_text(request.headers.get(IDEMPOTENCY_KEY_HEADER)),
+            method,
+            target,
+            body,
+            merchant_id=_header_text(by_name.get(MERCHANT_HEADER.lower())),
+            idempotency_key=_header_text(by_name.get(IDEMPOTENCY_KEY_HEADER.lower())),
         )
-        return request
 
 
 def allowed_callers(service: str, cat: catalog.Catalog | None = None) -> frozenset[str]:

@@ -22,14 +22,13 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
-import requests
 from flask import Blueprint, Response, current_app, g, request
 from opentelemetry import trace
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from apps.common import internal_auth
 from apps.common.errors import ApiError, DependencyError
-from apps.common.http import ServiceClient
+from apps.common.http import ServiceClient, ServiceResponse
 from apps.gateway import auth, merchants, ratelimit, request_baggage, validation
 from apps.gateway.merchants import Merchant
 
@@ -61,7 +60,7 @@ def _authenticated(*, keyed: bool = False) -> Merchant:
     return merchant
 
 
-def _call(service: str, method: str, path: str, **kwargs: Any) -> requests.Response:
+def _call(service: str, method: str, path: str, **kwargs: Any) -> ServiceResponse:
     """One call to an internal service. Its own 503/504 answers (a JSON error body, which for a
     payment carries the payment's final or pending state in error.payment) are returned to be
     passed through; without an answer (connection refused, timeout) the base app's 503/504 apply."""
@@ -74,7 +73,7 @@ def _call(service: str, method: str, path: str, **kwargs: Any) -> requests.Respo
         raise
 
 
-def _passthrough(answer: requests.Response) -> Response:
+def _passthrough(answer: ServiceResponse) -> Response:
     response = Response(
         answer.content,
         status=answer.status_code,
@@ -86,7 +85,7 @@ def _passthrough(answer: requests.Response) -> Response:
     return response
 
 
-def _log_answer(subject: str, answer: requests.Response, payment_id: str | None = None) -> None:
+def _log_answer(subject: str, answer: ServiceResponse, payment_id: str | None = None) -> None:
     """One line per payment or refund (`subject`) answered: ids, status and reason, read from the
     payment service's answer (on an error, its code and the payment or refund it carries), never the
     body itself (the description is the merchant's free text)."""

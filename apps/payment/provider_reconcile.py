@@ -108,7 +108,8 @@ def reconcile_provider(grace_s: float | None = None, now: datetime | None = None
         if after:
             params["after"] = after
         answer = channel.request("GET", "/v1/charges", params=params, deadline=Deadline.start(10_000))
-        answer.raise_for_status()
+        if answer.status_code != 200:
+            raise RuntimeError(f"channel answered {answer.status_code} to the list of charges")
         page = answer.json()
         charges: list[dict[str, Any]] = page["charges"]
         known = _payments([c["payment_id"] for c in charges])

@@ -6,7 +6,10 @@ between steps leaves a record whose state says exactly what is known:
     created        inserted; nothing asked yet (no money moved)
     risk_approved  risk approved; the debit may or may not have reached the ledger
     debited        the ledger confirmed the debit; the channel charge may or may not have happened
-    charged        the channel approved the charge; the final bookkeeping is pending
+    charged        the channel approved the charge; the final bookkeeping is pending. An approved
+                   charge is booked in one transaction with its outbox event (debited ->
+                   succeeded), so no step stops here; the state stays valid, and the reconciler
+                   settles a row found in it
     compensating   the charge failed or was declined, or the debit's answer was lost: whatever
                    was debited must be credited back (the ledger voids a payment it never debited)
     succeeded      final: money captured
@@ -43,7 +46,7 @@ P = PaymentState
 PAYMENT_TRANSITIONS: dict[PaymentState, frozenset[PaymentState]] = {
     P.CREATED: frozenset({P.RISK_APPROVED, P.FAILED}),
     P.RISK_APPROVED: frozenset({P.DEBITED, P.COMPENSATING, P.FAILED}),
-    P.DEBITED: frozenset({P.CHARGED, P.COMPENSATING}),
+    P.DEBITED: frozenset({P.SUCCEEDED, P.CHARGED, P.COMPENSATING}),
     P.CHARGED: frozenset({P.SUCCEEDED}),
     P.COMPENSATING: frozenset({P.FAILED}),
     P.SUCCEEDED: frozenset(),

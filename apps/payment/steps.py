@@ -11,11 +11,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import requests
-
 from apps.common.config import env
 from apps.common.deadline import Deadline
 from apps.common.errors import DependencyError
+from apps.common.http import ServiceResponse
 from apps.payment import clients, store, telemetry
 from apps.payment.models import Payment, Refund
 from apps.payment.states import FINAL_PAYMENT_STATES, PaymentState, RefundState
@@ -152,7 +151,7 @@ def debit(p: Payment, deadline: Deadline, budgets: Budgets, started: float | Non
 
 
 def charge(p: Payment, deadline: Deadline, budgets: Budgets, started: float | None) -> Payment:
-    """debited -> charged, or compensating with the reason the channel did not charge.
+    """debited -> succeeded, or compensating with the reason the channel did not charge.
 
     The channel gets the request's deadline minus the compensation reserve, so a channel that
     never answers still leaves time to find out and to credit the debit back.
@@ -182,7 +181,7 @@ def charge(p: Payment, deadline: Deadline, budgets: Budgets, started: float | No
     return _apply_charge_answer(p, response.status_code, response, started)
 
 
-def _send_charge(p: Payment, deadline: Deadline) -> requests.Response:
+def _send_charge(p: Payment, deadline: Deadline) -> ServiceResponse:
     return clients.get().channel.request(
         "POST",
         "/v1/charges",
@@ -206,18 +205,20 @@ def charge_outcome(p: Payment, deadline: Deadline, started: float | None, unknow
 
 
 def _apply_charge_answer(
-    p: Payment, status: int, response: requests.Response, started: float | None
+    p: Payment, status: int, response: ServiceResponse, started: float | None
 ) -> Payment:
     body = response.json() if status == 200 else {}
     if status == 200 and body.get("status") == "approved":
-        return move(p, P.CHARGED, started, provider_ref=body.get("provider_ref"))
+        # Captured: booked with its outbox event in one transaction (one round trip fewer than
+        # charged, then succeeded; nothing can happen between the two that needs a state).
+        return move(p, P.SUCCEEDED, started, provider_ref=body.get("provider_ref"))
     if status == 200 and body.get("status") == "declined":
         return move(p, P.COMPENSATING, started, failure_reason="channel_declined")
     raise RuntimeError(f"channel answered {status} to a charge")
 
 
 def settle(p: Payment, started: float | None) -> Payment:
-    """charged -> succeeded (with the outbox event)."""
+    """charged -> succeeded (with the outbox event), for a payment found in `charged`."""
     return move(p, P.SUCCEEDED, started)
 
 

@@ -38,6 +38,7 @@ def test_final_states_are_exactly_succeeded_and_failed() -> None:
         (P.RISK_APPROVED, P.DEBITED),
         (P.RISK_APPROVED, P.FAILED),
         (P.RISK_APPROVED, P.COMPENSATING),
+        (P.DEBITED, P.SUCCEEDED),  # an approved charge is booked at once
         (P.DEBITED, P.CHARGED),
         (P.DEBITED, P.COMPENSATING),
         (P.CHARGED, P.SUCCEEDED),
