@@ -113,8 +113,20 @@ class BaselineRevision:
         ).stdout
         lines = [x for x in frozen.splitlines() if x and not x.startswith(("-e", "payment-observability"))]
         constraints.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        # With the tools extra: a revision's stack code imports it (promql-parser, for one, moved
+        # there from the base dependencies); pip only warns for a revision without the extra.
         done = subprocess.run(
-            [str(self.python), "-m", "pip", "install", "-q", "-c", str(constraints), "-e", str(self.path)],
+            [
+                str(self.python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "-c",
+                str(constraints),
+                "-e",
+                f"{self.path}[tools]",
+            ],
             capture_output=True,
             text=True,
             check=False,
