@@ -77,6 +77,11 @@ def test_a_payment_succeeds_debits_once_and_writes_its_event_with_the_trace(mone
     assert money.balance(user) == 7_500
     assert movements(money, payment["payment_id"]) == [("debit", 2_500)]
     assert stored_state(money, payment["payment_id"]) == "succeeded"
+    # Booked from debited in one transaction: the provider's reference is kept with the success.
+    [[provider_ref]] = money.query(
+        "SELECT provider_ref FROM payment.payments WHERE payment_id = %s", payment["payment_id"]
+    )
+    assert provider_ref
     [event] = outbox(money, payment["payment_id"])
     assert (event["topic"], event["type"]) == ("payments", "payment.succeeded")
     assert event["payload"]["amount"] == 2_500 and event["payload"]["status"] == "succeeded"
@@ -445,6 +450,9 @@ def test_the_reconciler_finishes_or_compensates_what_a_crash_left(money: Payment
         == "approved"
     )
     _insert_stuck(money, user, 2_000, "debited", charged)
+    # Left in `charged` (approved, final bookkeeping pending): settled.
+    settled = _debit(money, str(uuid.uuid4()), user, 6_000)
+    _insert_stuck(money, user, 6_000, "charged", settled)
     # Crashed while the debit was in flight (it may or may not have happened): compensated or voided.
     maybe_debited = _insert_stuck(money, user, 3_000, "risk_approved")
     # Crashed before the risk answer: failed, nothing moved.
@@ -453,17 +461,18 @@ def test_the_reconciler_finishes_or_compensates_what_a_crash_left(money: Payment
     compensating = _insert_stuck(
         money, user, 5_000, "compensating", _debit(money, str(uuid.uuid4()), user, 5_000)
     )
-    assert money.balance(user) == 100_000 - 1_000 - 2_000 - 5_000
+    assert money.balance(user) == 100_000 - 1_000 - 2_000 - 5_000 - 6_000
 
     summary = money.reconcile(older_than=60)
     assert "still open 0" in summary, summary
 
     assert stored_state(money, never_charged) == "failed"
     assert stored_state(money, charged) == "succeeded"
+    assert stored_state(money, settled) == "succeeded"
     assert stored_state(money, maybe_debited) == "failed"
     assert stored_state(money, created) == "failed"
     assert stored_state(money, compensating) == "failed"
-    assert money.balance(user) == 100_000 - 2_000
+    assert money.balance(user) == 100_000 - 2_000 - 6_000
     assert movements(money, maybe_debited) == []  # never debited: voided, nothing to give back
     late = {"payment_id": maybe_debited, "user_id": user, "currency": "EUR", "amount": 3_000}
     late_debit = requests.post(
@@ -472,6 +481,7 @@ def test_the_reconciler_finishes_or_compensates_what_a_crash_left(money: Payment
     assert late_debit.status_code == 409 and late_debit.json()["error"]["code"] == "payment_voided"
     assert movements(money, created) == []
     assert [e["type"] for e in outbox(money, charged)] == ["payment.succeeded"]
+    assert [e["type"] for e in outbox(money, settled)] == ["payment.succeeded"]
     assert [e["type"] for e in outbox(money, never_charged)] == ["payment.failed"]
 
 

@@ -3,11 +3,16 @@
 A callee that answers only once CONCURRENT calls are in flight at the same time (a barrier in
 its handler): if the client let one call at a time through its breaker, the barrier would break
 and every call would get 503. The breaker still opens after its failures and fails fast while open.
+How a call fails decides what a payment does next, so each failure's kind is checked too: a
+refused connection is `unavailable` (urllib3's connection errors are a subclass of its
+timeouts), an answer later than the deadline is `timeout`.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +35,7 @@ class _Callee(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.barrier = threading.Barrier(CONCURRENT, timeout=10)
         self.failing = False
+        self.delay_s = 0.0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -37,7 +43,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         status = 200
-        if self.server.failing:
+        if self.server.delay_s:
+            time.sleep(self.server.delay_s)
+        elif self.server.failing:
             status = 503
         else:
             try:
@@ -97,3 +105,24 @@ def test_the_breaker_still_opens_after_its_failures_and_then_fails_fast(
     # fail_max 3: two failures counted, the third opens the breaker, then calls fail fast.
     assert kinds == ["unavailable", "unavailable", "circuit_open", "circuit_open", "circuit_open"]
     assert client.breaker is not None and client.breaker.current_state == "open"
+
+
+def _kind_of_failure(client: ServiceClient, budget_ms: int) -> str:
+    with pytest.raises(DependencyError) as failed:
+        client.request("GET", "/slow", deadline=Deadline.start(budget_ms))
+    return failed.value.kind
+
+
+def test_a_refused_connection_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(internal_auth.SECRET_VARIABLE, TEST_SECRET)
+    monkeypatch.setenv("SERVICE_NAME", "payment")
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    client = ServiceClient("risk", f"http://127.0.0.1:{port}", max_attempts=1)
+    assert _kind_of_failure(client, 2_000) == "unavailable"
+
+
+def test_an_answer_after_the_deadline_is_a_timeout(client: ServiceClient, callee: _Callee) -> None:
+    callee.delay_s = 1.0
+    assert _kind_of_failure(client, 300) == "timeout"
