@@ -177,7 +177,7 @@ class ServiceClient:
             answer = self._pool.urlopen(
                 method,
                 target,
-                body=body if body or method not in ("GET", "HEAD") else None,
+                body=body or None,  # urllib3 sends Content-Length: 0 for a POST without one
                 headers=send_headers,
                 timeout=urllib3.Timeout(connect=min(remaining, 1.0), read=remaining),
                 retries=False,

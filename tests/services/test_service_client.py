@@ -71,9 +71,14 @@ def callee() -> Iterator[_Callee]:
 
 
 @pytest.fixture
-def client(callee: _Callee, monkeypatch: pytest.MonkeyPatch) -> ServiceClient:
+def as_payment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment a client signs its calls from: this process is the payment service."""
     monkeypatch.setenv(internal_auth.SECRET_VARIABLE, TEST_SECRET)
     monkeypatch.setenv("SERVICE_NAME", "payment")
+
+
+@pytest.fixture
+def client(callee: _Callee, as_payment: None) -> ServiceClient:
     host, port = callee.server_address[:2]
     return ServiceClient("channel", f"http://{host!s}:{port}", breaker=True, fail_max=3, reset_timeout_s=600)
 
@@ -113,9 +118,7 @@ def _kind_of_failure(client: ServiceClient, budget_ms: int) -> str:
     return failed.value.kind
 
 
-def test_a_refused_connection_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(internal_auth.SECRET_VARIABLE, TEST_SECRET)
-    monkeypatch.setenv("SERVICE_NAME", "payment")
+def test_a_refused_connection_is_unavailable(as_payment: None) -> None:
     with socket.socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
