@@ -1,4 +1,4 @@
-"""Events of the transactional outbox (payment.outbox), written in the same transaction as the change.
+"""Events of the transactional outbox (payment.outbox), written atomically with the change they report.
 
 One topic for the whole payment family, keyed by payment_id: a payment's events (succeeded, then
 refunded) land in one partition and stay in order. The relay publishes `payload` as the record
@@ -55,16 +55,35 @@ def payment_event(event_type: str, payment: Payment, refund: Refund | None = Non
     return payload
 
 
+_INSERT_COLUMNS = "INSERT INTO payment.outbox (event_id, topic, key, event_type, payload, headers)"
+
+
+def event_parameters(payload: dict[str, Any]) -> tuple[Any, ...]:
+    """The event's column values, in _INSERT_COLUMNS' order: write()'s, and the last parameters
+    of a with_event() statement."""
+    return (
+        payload["event_id"],
+        TOPIC,
+        payload["payment_id"],
+        payload["event_type"],
+        Jsonb(payload),
+        Jsonb(trace_headers()),
+    )
+
+
 def write(conn: psycopg.Connection[Any], payload: dict[str, Any]) -> None:
-    conn.execute(
-        "INSERT INTO payment.outbox (event_id, topic, key, event_type, payload, headers)"
-        " VALUES (%s, %s, %s, %s, %s, %s)",
-        (
-            payload["event_id"],
-            TOPIC,
-            payload["payment_id"],
-            payload["event_type"],
-            Jsonb(payload),
-            Jsonb(trace_headers()),
-        ),
+    """Insert the event; the caller's transaction makes it atomic with the change it reports."""
+    conn.execute(f"{_INSERT_COLUMNS} VALUES (%s, %s, %s, %s, %s, %s)", event_parameters(payload))
+
+
+def with_event(change: str) -> str:
+    """`change`, an UPDATE ... RETURNING * of one row, as one statement that also inserts an event
+    when the UPDATE changed a row (the event's values are the statement's last parameters, see
+    event_parameters). One statement is atomic on its own: no transaction, one round trip."""
+    return (
+        f"WITH changed AS ({change}),"
+        # Typed: in a SELECT list a parameter does not take the column's type as in VALUES.
+        f" event AS ({_INSERT_COLUMNS} SELECT %s::uuid, %s::text, %s::text, %s::text, %s::jsonb,"
+        " %s::jsonb FROM changed)"
+        " SELECT * FROM changed"
     )

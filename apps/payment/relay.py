@@ -1,7 +1,7 @@
 """The outbox relay: publishes payment events written to payment.outbox to Kafka.
 
-Rows are written in the same transaction as the payment's state change, so an event exists if and
-only if the change committed. The relay locks a batch (FOR UPDATE SKIP LOCKED, so every worker may
+Rows are written atomically with the payment's state change, so an event exists if and only if
+the change committed. The relay locks a batch (FOR UPDATE SKIP LOCKED, so every worker may
 run one without two of them sending the same row), publishes it, waits for the broker's
 acknowledgement, and marks the rows sent in the same transaction. If Kafka is down the transaction
 rolls back, the rows stay unsent, and the relay retries with exponential backoff; the backlog grows

@@ -7,7 +7,7 @@ between steps leaves a record whose state says exactly what is known:
     risk_approved  risk approved; the debit may or may not have reached the ledger
     debited        the ledger confirmed the debit; the channel charge may or may not have happened
     charged        the channel approved the charge; the final bookkeeping is pending. An approved
-                   charge is booked in one transaction with its outbox event (debited ->
+                   charge is booked in one statement with its outbox event (debited ->
                    succeeded), so no step stops here; the state stays valid, and the reconciler
                    settles a row found in it
     compensating   the charge failed or was declined, or the debit's answer was lost: whatever

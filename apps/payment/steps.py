@@ -209,8 +209,8 @@ def _apply_charge_answer(
 ) -> Payment:
     body = response.json() if status == 200 else {}
     if status == 200 and body.get("status") == "approved":
-        # Captured: booked with its outbox event in one transaction (one round trip fewer than
-        # charged, then succeeded; nothing can happen between the two that needs a state).
+        # Captured: booked with its outbox event in one statement, straight from debited (not
+        # charged, then succeeded: nothing can happen between the two that needs a state).
         return move(p, P.SUCCEEDED, started, provider_ref=body.get("provider_ref"))
     if status == 200 and body.get("status") == "declined":
         return move(p, P.COMPENSATING, started, failure_reason="channel_declined")

@@ -2,13 +2,15 @@
 
 A guarded UPDATE (`WHERE state = <expected>`) moves a record only from the state the caller saw;
 when somebody else (the reconciler, a slow duplicate) moved it first, nothing changes and the
-caller gets None and re-reads. Final changes write their outbox event in the same transaction.
+caller gets None and re-reads. Final changes write their outbox event in the same statement (a
+refund's, in the same transaction).
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from psycopg import sql
@@ -129,7 +131,8 @@ def get_payment(payment_id: str, merchant_id: str | None = None) -> Payment | No
 @functools.cache
 def _transition_query(final: bool, names: tuple[str, ...]) -> str:
     """The guarded UPDATE of a transition setting `names` (from _UPDATABLE), composed once per
-    shape: a few shapes exist, and composing and quoting each time cost more than the statement."""
+    shape: a few shapes exist, and composing and quoting each time cost more than the statement.
+    A final transition's UPDATE also inserts its outbox event, in the same statement."""
     assignments: list[sql.Composable] = [sql.SQL("state = %s"), sql.SQL("updated_at = now()")]
     if final:
         assignments.append(sql.SQL("finalized_at = now()"))  # the same instant as updated_at
@@ -137,7 +140,8 @@ def _transition_query(final: bool, names: tuple[str, ...]) -> str:
     query = sql.SQL("UPDATE payment.payments SET {} WHERE payment_id = %s AND state = %s RETURNING *").format(
         sql.SQL(", ").join(assignments)
     )
-    return query.as_string(None)
+    update = query.as_string(None)
+    return outbox.with_event(update) if final else update
 
 
 def transition(payment: Payment, target: PaymentState, **fields: Any) -> Payment | None:
@@ -147,17 +151,18 @@ def transition(payment: Payment, target: PaymentState, **fields: Any) -> Payment
     if unknown:
         raise ValueError(f"not updatable: {sorted(unknown)}")
     final = target in FINAL_PAYMENT_STATES
-    query = _transition_query(final, tuple(fields))
-    params = [target.value, *fields.values(), payment.payment_id, payment.state.value]
-    # A final change writes its outbox event atomically with it; any other is one statement.
-    with (db.transaction if final else db.statement)(f"payment_{target.value}") as conn:
-        row = conn.execute(query, params).fetchone()
-        if row is None:
-            return None
-        moved = Payment.from_row(row)
-        if final:
-            outbox.write(conn, outbox.payment_event(_PAYMENT_EVENTS[target], moved))
-        return moved
+    params: list[Any] = [target.value, *fields.values(), payment.payment_id, payment.state.value]
+    if final:
+        # The event describes the payment as the guarded UPDATE leaves it: the state and reason
+        # set here, the rest as read (a payment's other columns do not change before it is final).
+        # Sent with the UPDATE, it is written only when the UPDATE moves the row.
+        reason = fields.get("failure_reason", payment.failure_reason)
+        moved = replace(payment, state=target, failure_reason=reason)
+        event = outbox.payment_event(_PAYMENT_EVENTS[target], moved)
+        params += outbox.event_parameters(event)
+    with db.statement(f"payment_{target.value}") as conn:
+        row = conn.execute(_transition_query(final, tuple(fields)), params).fetchone()
+    return None if row is None else Payment.from_row(row)
 
 
 def open_payments(older_than_s: float, limit: int) -> list[Payment]:

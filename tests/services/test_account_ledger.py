@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -180,3 +181,42 @@ def test_one_payment_id_on_two_accounts_books_once(ledger_dsn: str) -> None:
     with connect(ledger_dsn) as conn:
         balances = sorted([ledger.balance(conn, first, "EUR"), ledger.balance(conn, second, "EUR")])  # type: ignore[type-var]
     assert balances == [990, 1_000]
+
+
+def _wait_for_a_lock_wait(dsn: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    with psycopg.connect(dsn, autocommit=True) as watcher:
+        while time.monotonic() < deadline:
+            (waiting,) = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+            ).fetchone()  # type: ignore[misc]
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the debit never waited for the row lock")
+
+
+def test_a_void_committed_while_a_debit_waits_for_the_row_lock_refuses_the_debit(ledger_dsn: str) -> None:
+    """The debit reads what its rules need in a statement of its own after the lock: one that
+    started before the lock was granted would not see the void committed meanwhile."""
+    user = new_user(ledger_dsn, 1_000)
+    payment = "pay-raced-" + user
+    with connect(ledger_dsn) as holder, ThreadPoolExecutor(max_workers=1) as pool:
+        # What a compensation of a payment never debited does: under the user's row lock, void it.
+        holder.execute(
+            "SELECT 1 FROM ledger.accounts WHERE kind = 'user' AND user_id = %s FOR UPDATE", (user,)
+        )
+        holder.execute("INSERT INTO ledger.voided_payments (payment_id) VALUES (%s)", (payment,))
+
+        def debit() -> ledger.Movement:
+            with connect(ledger_dsn) as conn:
+                return ledger.debit(conn, payment, user, "EUR", 300)
+
+        pending = pool.submit(debit)
+        _wait_for_a_lock_wait(ledger_dsn)
+        holder.commit()
+        with pytest.raises(ledger.PaymentVoided):
+            pending.result(timeout=10)
+    with connect(ledger_dsn) as conn:
+        assert ledger.balance(conn, user, "EUR") == 1_000

@@ -77,7 +77,7 @@ def test_a_payment_succeeds_debits_once_and_writes_its_event_with_the_trace(mone
     assert money.balance(user) == 7_500
     assert movements(money, payment["payment_id"]) == [("debit", 2_500)]
     assert stored_state(money, payment["payment_id"]) == "succeeded"
-    # Booked from debited in one transaction: the provider's reference is kept with the success.
+    # Booked straight from debited, with its event: the provider's reference is kept with the success.
     [[provider_ref]] = money.query(
         "SELECT provider_ref FROM payment.payments WHERE payment_id = %s", payment["payment_id"]
     )
