@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 from opentelemetry import propagate
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from apps.payment.models import Payment, Refund
@@ -55,12 +56,12 @@ def payment_event(event_type: str, payment: Payment, refund: Refund | None = Non
     return payload
 
 
-_INSERT_COLUMNS = "INSERT INTO payment.outbox (event_id, topic, key, event_type, payload, headers)"
+_INSERT = sql.SQL("INSERT INTO payment.outbox (event_id, topic, key, event_type, payload, headers)")
 
 
 def event_parameters(payload: dict[str, Any]) -> tuple[Any, ...]:
-    """The event's column values, in _INSERT_COLUMNS' order: write()'s, and the last parameters
-    of a with_event() statement."""
+    """The event's column values, in _INSERT's order: write()'s, and the last parameters of a
+    with_event() statement."""
     return (
         payload["event_id"],
         TOPIC,
@@ -73,17 +74,15 @@ def event_parameters(payload: dict[str, Any]) -> tuple[Any, ...]:
 
 def write(conn: psycopg.Connection[Any], payload: dict[str, Any]) -> None:
     """Insert the event; the caller's transaction makes it atomic with the change it reports."""
-    conn.execute(f"{_INSERT_COLUMNS} VALUES (%s, %s, %s, %s, %s, %s)", event_parameters(payload))
+    conn.execute(sql.SQL("{} VALUES (%s, %s, %s, %s, %s, %s)").format(_INSERT), event_parameters(payload))
 
 
-def with_event(change: str) -> str:
+def with_event(change: sql.Composable) -> sql.Composed:
     """`change`, an UPDATE ... RETURNING * of one row, as one statement that also inserts an event
     when the UPDATE changed a row (the event's values are the statement's last parameters, see
     event_parameters). One statement is atomic on its own: no transaction, one round trip."""
-    return (
-        f"WITH changed AS ({change}),"
-        # Typed: in a SELECT list a parameter does not take the column's type as in VALUES.
-        f" event AS ({_INSERT_COLUMNS} SELECT %s::uuid, %s::text, %s::text, %s::text, %s::jsonb,"
-        " %s::jsonb FROM changed)"
-        " SELECT * FROM changed"
-    )
+    # Typed: in a SELECT list a parameter does not take the column's type as in VALUES.
+    return sql.SQL(
+        "WITH changed AS ({change}), event AS ({insert} SELECT %s::uuid, %s::text, %s::text,"
+        " %s::text, %s::jsonb, %s::jsonb FROM changed) SELECT * FROM changed"
+    ).format(change=change, insert=_INSERT)

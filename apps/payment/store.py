@@ -140,8 +140,7 @@ def _transition_query(final: bool, names: tuple[str, ...]) -> str:
     query = sql.SQL("UPDATE payment.payments SET {} WHERE payment_id = %s AND state = %s RETURNING *").format(
         sql.SQL(", ").join(assignments)
     )
-    update = query.as_string(None)
-    return outbox.with_event(update) if final else update
+    return (outbox.with_event(query) if final else query).as_string(None)
 
 
 def transition(payment: Payment, target: PaymentState, **fields: Any) -> Payment | None:
