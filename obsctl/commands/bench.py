@@ -161,6 +161,15 @@ def rules(sizes: str) -> None:
     "on, the stack's default) instead of as the baseline runs it (both off).",
 )
 @click.option(
+    "--slices",
+    type=click.IntRange(1, 100),
+    default=1,
+    show_default=True,
+    help="Open loop: measure the run at --rate in this many slices per configuration, with every "
+    "configuration's stack up at once and the configurations taking turns, so that a change in "
+    "the host's speed falls on all of them alike (1: one configuration at a time).",
+)
+@click.option(
     "--only",
     "only",
     metavar="A,B",
@@ -190,6 +199,7 @@ def payments(
     keep_baseline: bool,
     collector: bool,
     durable_postgres: bool,
+    slices: int,
     only: str | None,
     json_file: Path | None,
 ) -> None:
@@ -208,7 +218,9 @@ def payments(
         if unknown:
             raise ObsctlError(f"unknown configuration(s): {', '.join(sorted(unknown))}")
         configs = tuple(c for c in configs if c.name in wanted)
-    open_loop = arrivals is not None or rate is not None or baseline_rev is not None or collector
+    open_loop = (
+        arrivals is not None or rate is not None or baseline_rev is not None or collector or slices > 1
+    )
     if not open_loop:
         measured = payments_bench.run(
             users=users,
@@ -241,6 +253,7 @@ def payments(
         max_rate=max_rate,
         collector=collector,
         durable_postgres=durable_postgres,
+        slices=slices,
     )
     baseline = None
     if baseline_rev:
@@ -269,6 +282,7 @@ def payments(
             "baseline": None if baseline is None else {"rev": baseline.rev, "sha": baseline.sha},
             "collector": options.collector,
             "durable_postgres": options.durable_postgres,
+            "slices": options.slices,
         }
         json_file.write_text(json.dumps(payments_bench.to_json(measured, settings), indent=2) + "\n")
         click.echo(f"figures written to {json_file}")

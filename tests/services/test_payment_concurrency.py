@@ -105,14 +105,26 @@ def _run_random_traffic(money: PaymentServices, users: list[str], seed: int) -> 
     return statuses
 
 
+def _charges_held_past_the_deadline(money: PaymentServices) -> float:
+    return sum(
+        value
+        for (name, labels), value in money.samples(money.urls["channel"]).items()
+        if name == "channel_requests_total" and ("outcome", "timeout") in labels
+    )
+
+
 def test_money_is_conserved_under_channel_failures_and_timeouts(money: PaymentServices, app_env: Any) -> None:
     users = money.new_users(USERS, START_BALANCE)
     money.set_faults(error_rate=0.2, timeout_rate=0.05, decline_rate=0.05, latency_ms=3)
+    held_before = _charges_held_past_the_deadline(money)
     statuses = _run_random_traffic(money, users, seed=20261122)
     money.reset_faults()
-    # The traffic had every outcome the test is about.
+    # The traffic had every outcome the test is about. A charge the provider held past the
+    # caller's deadline ends in a 504 only when its second attempt fails as well (it usually finds
+    # the provider free again and gets an answer), so the timeouts are counted at the provider.
     assert statuses.get("pay 201", 0) > 100 and statuses.get("refund 201", 0) > 20, statuses
-    assert statuses.get("pay 503", 0) > 0 and statuses.get("pay 504", 0) > 0, statuses
+    assert statuses.get("pay 503", 0) > 0, statuses
+    assert _charges_held_past_the_deadline(money) - held_before > 0
 
     # Every request has answered; the provider may still be finishing a charge we gave up on.
     money.wait_channel_idle()

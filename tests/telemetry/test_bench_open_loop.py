@@ -8,6 +8,8 @@ import json
 import math
 import random
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -204,3 +206,86 @@ def test_with_the_collector_the_services_keep_the_stacks_endpoint() -> None:
     assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in to_collector
     assert to_collector["OTEL_TRACES_SAMPLER"] == "parentbased_traceidratio"
     assert "OTEL_TRACES_SAMPLER" not in bench._service_variables(bench.BASELINE, None)
+
+
+def test_results_of_slices_combine_into_one_run() -> None:
+    first = OpenLoopResult(20, 10, 200, [40.0] * 198, {"timeout": 2}, max_send_lag_ms=3.0)
+    second = OpenLoopResult(20, 10, 200, [60.0] * 199, {"timeout": 1, "refused": 1}, max_send_lag_ms=1.0)
+    both = OpenLoopResult.combined([first, second])
+    assert (both.rate, both.duration_s, both.sent, len(both.latencies_ms)) == (20, 20, 400, 397)
+    assert both.failures_by_error == {"timeout": 3, "refused": 1} and both.max_send_lag_ms == 3.0
+    assert both.payments_per_s == 397 / 20
+    with pytest.raises(ValueError):
+        OpenLoopResult.combined([])
+
+
+def test_interleaved_configurations_take_turns_slice_by_slice_and_are_searched_one_at_a_time(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The scheduling of measure_interleaved, with the stacks replaced by CPU counters: which
+    configuration runs when, whose CPU each slice is, and when each stack stops."""
+    cost_s = {"plain": 0.010, "baseline": 0.020}  # CPU seconds per payment of each "stack"
+    cpu: dict[int, float] = {}
+    events: list[tuple[str, ...]] = []
+
+    def start(config: bench.Config, options: bench.OpenLoop, **kwargs: Any) -> bench._Running:
+        pid = len(cpu) + 1
+        cpu[pid] = 0.0
+        state = tmp_path / config.name
+        state.mkdir()
+        return bench._Running(
+            config, kwargs["label"], state, env={"NAME": config.name}, pids={"payment": pid}
+        )
+
+    def run_open_loop(
+        env: dict[str, str], *, rate: float, duration_s: float, arrivals: str
+    ) -> OpenLoopResult:
+        name = env["NAME"]
+        sent = int(rate * duration_s)
+        events.append(("load", name, f"{duration_s:g}"))
+        pid = 1 if name == "plain" else 2
+        cpu[pid] += sent * cost_s[name]
+        slow = 0 if rate <= 40 else sent // 20  # both "stacks" queue beyond 40/s
+        return OpenLoopResult(rate, duration_s, sent, [50.0] * (sent - slow) + [900.0] * slow)
+
+    real_down = bench._Running.down
+
+    def down(self: bench._Running) -> int | None:
+        events.append(("down", self.config.name))
+        return real_down(self)
+
+    monkeypatch.setattr(bench, "_start_open", start)
+    monkeypatch.setattr(bench, "run_open_loop", run_open_loop)
+    monkeypatch.setattr(bench, "cpu_of", lambda pids: {name: cpu[pid] for name, pid in pids.items()})
+    monkeypatch.setattr(bench, "memory_of", lambda pids: {name: [50_000] for name in pids})
+    monkeypatch.setattr(bench._Running, "down", down)
+    monkeypatch.setattr(bench, "SETTLE_S", 0.0)
+    options = bench.OpenLoop(
+        rate=20, duration_s=30, warmup_s=5, slices=3, probe_s=7, probe_payments=1, start_rate=10, max_rate=80
+    )
+    plain, baseline = bench.CONFIGS[0], bench.BASELINE
+
+    measured = bench.measure_interleaved([plain, baseline], options, progress=lambda _line: None)
+
+    measured_runs = [e for e in events if e[0] == "load" and e[2] == "10"]
+    assert [name for _, name, _ in measured_runs] == [
+        "plain",
+        "baseline",
+        "baseline",
+        "plain",
+        "plain",
+        "baseline",
+    ]
+    assert events[:2] == [("load", "plain", "5"), ("load", "baseline", "5")]  # the warm-ups first
+    by_name = {m.config.name: m for m in measured}
+    assert by_name["plain"].load.requests == 600 and by_name["baseline"].load.requests == 600
+    assert math.isclose(by_name["plain"].cpu_ms_per_payment, 10.0)
+    assert math.isclose(by_name["baseline"].cpu_ms_per_payment, 20.0)
+    # Searched one at a time, each stack stopped right after its own search.
+    last_slice = max(i for i, e in enumerate(events) if e[0] == "load" and e[2] == "10")
+    searches = events[last_slice + 1 :]
+    plain_down = searches.index(("down", "plain"))
+    assert {e[1] for e in searches[:plain_down]} == {"plain"}
+    assert searches[-1] == ("down", "baseline") and {e[1] for e in searches[plain_down + 1 :]} == {"baseline"}
+    assert by_name["plain"].capacity is not None and by_name["plain"].capacity.rate == 40
+    assert not any(p.exists() for p in (tmp_path / "plain", tmp_path / "baseline"))

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,24 @@ class OpenLoopResult:
         """Of the answered payments; failures are counted apart (error_rate), and a probe with any
         fails whatever its latency."""
         return percentile(self.latencies_ms, 0.99)
+
+    @classmethod
+    def combined(cls, parts: Sequence[OpenLoopResult]) -> OpenLoopResult:
+        """Several runs at the same rate as one: their durations, payments and latencies together."""
+        if not parts:
+            raise ValueError("nothing to combine")
+        failures: dict[str, int] = {}
+        for part in parts:
+            for error, count in part.failures_by_error.items():
+                failures[error] = failures.get(error, 0) + count
+        return cls(
+            rate=parts[0].rate,
+            duration_s=sum(part.duration_s for part in parts),
+            sent=sum(part.sent for part in parts),
+            latencies_ms=[latency for part in parts for latency in part.latencies_ms],
+            failures_by_error=failures,
+            max_send_lag_ms=max(part.max_send_lag_ms for part in parts),
+        )
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> OpenLoopResult:

@@ -513,6 +513,9 @@ class OpenLoop:
     # before issue 16), so that a comparison measures the services' code and not the disk's flush
     # latency; True runs this revision's stacks with production durability (the stack's default).
     durable_postgres: bool = False
+    # The measured run in this many slices per configuration, all stacks up at once and the
+    # configurations taking turns (measure_interleaved); 1 measures one configuration at a time.
+    slices: int = 1
 
 
 def load_result(result: OpenLoopResult) -> LoadResult:
@@ -543,6 +546,133 @@ POSTGRES_DURABILITY_VARIABLE = "OBSCTL_POSTGRES_DURABILITY"
 SETTLE_S = 3.0
 
 
+@dataclass
+class _Running:
+    """One configuration's stack, up, with what its measurement reads."""
+
+    config: Config
+    label: str
+    state: Path
+    env: dict[str, str] = field(default_factory=dict)
+    pids: dict[str, int] = field(default_factory=dict)
+    stack: Stack | None = None
+    other: BaselineStack | None = None
+    sink: SinkProcess | None = None
+    collector_pid: int | None = None
+    load_average: float = 0.0
+
+    def cpu(self) -> tuple[dict[str, float], float | None]:
+        """CPU seconds so far of each service (and of the collector, when it runs)."""
+        collector = cpu_of({"otelcol": self.collector_pid})["otelcol"] if self.collector_pid else None
+        return cpu_of(self.pids), collector
+
+    def down(self) -> int | None:
+        """Stop everything; the sink's count of exports (stopped last, so that the services'
+        exports on shutdown are counted too)."""
+        try:
+            if self.other is not None:
+                self.other.down()
+            if self.stack is not None:
+                self.stack.down()
+        finally:
+            exported = self.sink.stop() if self.sink else None
+            shutil.rmtree(self.state, ignore_errors=True)
+        return exported
+
+
+def _start_open(
+    config: Config,
+    options: OpenLoop,
+    *,
+    progress: Callable[[str], None],
+    label: str,
+    baseline: BaselineRevision | None,
+) -> _Running:
+    running = _Running(config, label, _world_searchable_tempdir(), load_average=os.getloadavg()[0])
+    collector = options.collector and config.instrumented
+    running.sink = SinkProcess() if config.instrumented and not collector else None
+    variables = _service_variables(config, running.sink.endpoint if running.sink else None)
+    if not options.durable_postgres:
+        variables[POSTGRES_DURABILITY_VARIABLE] = "fast"
+    try:
+        progress(f"{label}: starting the stack")
+        if config.baseline:
+            if baseline is None:
+                raise ObsctlError("the baseline configuration needs a revision (--baseline REV)")
+            running.other = BaselineStack(baseline, running.state)
+            running.env = running.other.up(variables)
+            running.pids = dict(running.other.pids)
+        else:
+            stack = running.stack = Stack(running.state, instrumented=config.instrumented)
+            with overridden(variables):
+                stack.up(["otelcol", "services"] if collector else ["services"])
+            running.env = {**stack.env(), "GATEWAY_URL": stack.server("gateway").url}
+            running.env.update(seed(stack))
+            running.pids = {n: stack.server(n).pid for n in stack.services() if stack.server(n).running()}
+            running.collector_pid = stack.server("otelcol").pid if collector else None
+    except BaseException:
+        running.down()
+        raise
+    return running
+
+
+def _warm_up(running: _Running, options: OpenLoop, progress: Callable[[str], None]) -> None:
+    if options.warmup_s:
+        progress(f"{running.label}: warming up for {options.warmup_s:g} s at {options.rate:g}/s")
+        run_open_loop(running.env, rate=options.rate, duration_s=options.warmup_s, arrivals=options.arrivals)
+
+
+def _measured_slice(
+    running: _Running, options: OpenLoop, duration_s: float
+) -> tuple[OpenLoopResult, dict[str, float], float | None]:
+    """A part of the measured run: what the load saw, and the CPU each service (and the
+    collector) used meanwhile."""
+    cpu_before, collector_before = running.cpu()
+    result = run_open_loop(running.env, rate=options.rate, duration_s=duration_s, arrivals=options.arrivals)
+    cpu_after, collector_after = running.cpu()
+    cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+    collector = None if collector_after is None else collector_after - (collector_before or 0.0)
+    return result, cpu, collector
+
+
+def _search(
+    running: _Running, measured: Measured, options: OpenLoop, progress: Callable[[str], None]
+) -> None:
+    label = running.label
+    progress(f"{label}: capacity at p99 < {P99_TARGET_MS:.0f} ms, {options.probe_s:g} s per rate")
+
+    def probe(rate: float) -> Probe:
+        time.sleep(SETTLE_S)
+        return probe_of(
+            run_open_loop(
+                running.env, rate=rate, duration_s=probe_seconds(options, rate), arrivals=options.arrivals
+            )
+        )
+
+    measured.capacity = find_capacity(
+        probe,
+        start=options.start_rate,
+        max_rate=options.max_rate,
+        precision=options.precision,
+        max_probes=options.max_probes,
+        progress=lambda line: progress(f"{label}:   {line}"),
+    )
+    progress(f"{label}: capacity {measured.capacity.rate:g} payments/s")
+    # The search's peaks count for memory too.
+    for name, values in memory_of(running.pids).items():
+        measured.memory_kb[name] = values
+
+
+def _measured(
+    running: _Running, result: OpenLoopResult, cpu: dict[str, float], collector: float | None
+) -> Measured:
+    measured = Measured(running.config, load_result(result), memory_of(running.pids))
+    measured.cpu_s = cpu
+    measured.collector_cpu_s = collector
+    measured.load_average = running.load_average
+    return measured
+
+
 def measure_open(
     config: Config,
     options: OpenLoop,
@@ -553,82 +683,83 @@ def measure_open(
 ) -> Measured:
     """One configuration on a fresh stack: warm-up, the measured run at `options.rate`, then the
     capacity search."""
-    label = label or config.name
-    load_average = os.getloadavg()[0]
-    state = _world_searchable_tempdir()
-    collector = options.collector and config.instrumented
-    sink = SinkProcess() if config.instrumented and not collector else None
-    variables = _service_variables(config, sink.endpoint if sink else None)
-    if not options.durable_postgres:
-        variables[POSTGRES_DURABILITY_VARIABLE] = "fast"
-    stack: Stack | None = None
-    other: BaselineStack | None = None
+    running = _start_open(config, options, progress=progress, label=label or config.name, baseline=baseline)
     exported = None
     try:
-        progress(f"{label}: starting the stack")
-        if config.baseline:
-            if baseline is None:
-                raise ObsctlError("the baseline configuration needs a revision (--baseline REV)")
-            other = BaselineStack(baseline, state)
-            env = other.up(variables)
-            pids = dict(other.pids)
-        else:
-            stack = Stack(state, instrumented=config.instrumented)
-            with overridden(variables):
-                stack.up(["otelcol", "services"] if collector else ["services"])
-            env = {**stack.env(), "GATEWAY_URL": stack.server("gateway").url}
-            env.update(seed(stack))
-            pids = {name: stack.server(name).pid for name in stack.services() if stack.server(name).running()}
-        collector_pid = stack.server("otelcol").pid if collector and stack is not None else None
-        if options.warmup_s:
-            progress(f"{label}: warming up for {options.warmup_s:g} s at {options.rate:g}/s")
-            run_open_loop(env, rate=options.rate, duration_s=options.warmup_s, arrivals=options.arrivals)
-        progress(f"{label}: {options.rate:g} payments/s ({options.arrivals}) for {options.duration_s:g} s")
-        cpu_before = cpu_of(pids)
-        collector_before = cpu_of({"otelcol": collector_pid}) if collector_pid else {}
-        result = run_open_loop(
-            env, rate=options.rate, duration_s=options.duration_s, arrivals=options.arrivals
+        _warm_up(running, options, progress)
+        progress(
+            f"{running.label}: {options.rate:g} payments/s ({options.arrivals}) for {options.duration_s:g} s"
         )
-        cpu_after = cpu_of(pids)
-        measured = Measured(config, load_result(result), memory_of(pids))
-        measured.cpu_s = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
-        if collector_pid:
-            measured.collector_cpu_s = (
-                cpu_of({"otelcol": collector_pid})["otelcol"] - collector_before["otelcol"]
-            )
+        measured = _measured(running, *_measured_slice(running, options, options.duration_s))
         if options.search:
-            progress(f"{label}: capacity at p99 < {P99_TARGET_MS:.0f} ms, {options.probe_s:g} s per rate")
-
-            def probe(rate: float) -> Probe:
-                time.sleep(SETTLE_S)
-                return probe_of(
-                    run_open_loop(
-                        env, rate=rate, duration_s=probe_seconds(options, rate), arrivals=options.arrivals
-                    )
-                )
-
-            measured.capacity = find_capacity(
-                probe,
-                start=options.start_rate,
-                max_rate=options.max_rate,
-                precision=options.precision,
-                max_probes=options.max_probes,
-                progress=lambda line: progress(f"{label}:   {line}"),
-            )
-            progress(f"{label}: capacity {measured.capacity.rate:g} payments/s")
-            # The search's peaks count for memory too.
-            for name, values in memory_of(pids).items():
-                measured.memory_kb[name] = values
+            _search(running, measured, options, progress)
     finally:
-        if other is not None:
-            other.down()
-        if stack is not None:
-            stack.down()
-        exported = sink.stop() if sink else None
-        shutil.rmtree(state, ignore_errors=True)
+        exported = running.down()
     measured.exported_requests = exported
-    measured.load_average = load_average
     return measured
+
+
+def measure_interleaved(
+    configs: Sequence[Config],
+    options: OpenLoop,
+    *,
+    progress: Callable[[str], None],
+    label: str = "",
+    baseline: BaselineRevision | None = None,
+) -> list[Measured]:
+    """Every configuration's stack up at once, each warmed up; the measured run in
+    `options.slices` slices per configuration, the configurations taking turns, so that a change
+    in the host's speed during the run falls on all of them alike; then each configuration's
+    capacity search, one at a time, each stack stopped after its own (the stacks still up idle
+    beside a search cost it their background work, ~17 ms of CPU a second each)."""
+    prefix = f"{label}, " if label else ""
+    running: list[_Running] = []
+    exported: dict[str, int | None] = {}
+    try:
+        for config in configs:
+            running.append(
+                _start_open(config, options, progress=progress, label=prefix + config.name, baseline=baseline)
+            )
+        for each in running:
+            _warm_up(each, options, progress)
+        slice_s = options.duration_s / options.slices
+        parts: dict[str, list[tuple[OpenLoopResult, dict[str, float], float | None]]] = {
+            each.config.name: [] for each in running
+        }
+        for number in range(options.slices):
+            for each in rotated(running, number):
+                progress(
+                    f"{each.label}: slice {number + 1}/{options.slices}, {options.rate:g} payments/s"
+                    f" ({options.arrivals}) for {slice_s:g} s"
+                )
+                parts[each.config.name].append(_measured_slice(each, options, slice_s))
+        results = []
+        for each in running:
+            pieces = parts[each.config.name]
+            cpu: dict[str, float] = {}
+            for _, used, _ in pieces:
+                for name, seconds in used.items():
+                    cpu[name] = cpu.get(name, 0.0) + seconds
+            collectors = [c for _, _, c in pieces if c is not None]
+            results.append(
+                _measured(
+                    each,
+                    OpenLoopResult.combined([r for r, _, _ in pieces]),
+                    cpu,
+                    sum(collectors) if collectors else None,
+                )
+            )
+        for each, measured in zip(list(running), results, strict=True):
+            if options.search:
+                _search(each, measured, options, progress)
+            running.remove(each)
+            exported[each.config.name] = each.down()
+    finally:
+        for each in running:
+            exported[each.config.name] = each.down()
+    for measured in results:
+        measured.exported_requests = exported.get(measured.config.name)
+    return results
 
 
 def run_open(
@@ -639,16 +770,26 @@ def run_open(
     rounds: int = 1,
     baseline: BaselineRevision | None = None,
 ) -> list[list[Measured]]:
-    """Like run(), open loop: `rounds` rotations of every configuration (the baseline among them)."""
+    """Like run(), open loop: `rounds` rotations of every configuration (the baseline among them),
+    one configuration at a time, or all at once in slices (`options.slices` > 1)."""
     results: list[list[Measured]] = []
     for number in range(rounds):
-        by_name = {}
-        for config in rotated(configs, number):
-            label = f"round {number + 1}/{rounds}, {config.name}" if rounds > 1 else config.name
-            by_name[config.name] = measure_open(
-                config, options, progress=progress, label=label, baseline=baseline
-            )
-            time.sleep(1)
+        label = f"round {number + 1}/{rounds}" if rounds > 1 else ""
+        order = rotated(configs, number)
+        if options.slices > 1:
+            measured = measure_interleaved(order, options, progress=progress, label=label, baseline=baseline)
+            by_name = {m.config.name: m for m in measured}
+        else:
+            by_name = {}
+            for config in order:
+                by_name[config.name] = measure_open(
+                    config,
+                    options,
+                    progress=progress,
+                    label=f"{label}, {config.name}" if label else config.name,
+                    baseline=baseline,
+                )
+                time.sleep(1)
         results.append([by_name[c.name] for c in configs])
     return results
 
@@ -722,6 +863,7 @@ def report_open(rounds: list[list[Measured]], options: OpenLoop) -> list[str]:
     lines = [
         f"payments, open loop: {options.arrivals} arrivals at {options.rate:g}/s for {options.duration_s:g} s"
         f" per configuration"
+        + (f" in {options.slices} slices taken in turns" if options.slices > 1 else "")
         + (f" in each of {n} rounds (medians)" if n > 1 else "")
         + (f"; capacity search {options.probe_s:g} s per rate" if options.search else ""),
         f"machine: {os.cpu_count()} CPUs; 1-minute load average at the start of each configuration"
