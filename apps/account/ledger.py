@@ -3,9 +3,9 @@
 Every movement locks the user's account row (SELECT ... FOR UPDATE), reads what its rules need in
 one statement (the movement already booked under its (kind, reference_id), a void, the debit a
 compensation gives back, the settlement account), then writes one movement, two entries (user <->
-the currency's settlement account) and both balances in one statement, the settlement row last
-so its hot row is held only for the end of the transaction: three statements per movement. Locks
-are always taken user first, settlement second: no deadlock.
+the currency's settlement account) and both balances in one statement, the last before the
+commit, so the settlement account's hot row is held only for the end of the transaction: three
+statements per movement. Locks are always taken user first, settlement second: no deadlock.
 """
 
 from __future__ import annotations

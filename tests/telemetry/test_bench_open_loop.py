@@ -222,7 +222,7 @@ def test_results_of_slices_combine_into_one_run() -> None:
 def test_interleaved_configurations_take_turns_slice_by_slice_and_are_searched_one_at_a_time(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The scheduling of measure_interleaved, with the stacks replaced by CPU counters: which
+    """The scheduling of measure_open with slices, with the stacks replaced by CPU counters: which
     configuration runs when, whose CPU each slice is, and when each stack stops."""
     cost_s = {"plain": 0.010, "baseline": 0.020}  # CPU seconds per payment of each "stack"
     cpu: dict[int, float] = {}
@@ -265,7 +265,7 @@ def test_interleaved_configurations_take_turns_slice_by_slice_and_are_searched_o
     )
     plain, baseline = bench.CONFIGS[0], bench.BASELINE
 
-    measured = bench.measure_interleaved([plain, baseline], options, progress=lambda _line: None)
+    measured = bench.measure_open([plain, baseline], options, progress=lambda _line: None)
 
     measured_runs = [e for e in events if e[0] == "load" and e[2] == "10"]
     assert [name for _, name, _ in measured_runs] == [

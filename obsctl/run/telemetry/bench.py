@@ -514,7 +514,7 @@ class OpenLoop:
     # latency; True runs this revision's stacks with production durability (the stack's default).
     durable_postgres: bool = False
     # The measured run in this many slices per configuration, all stacks up at once and the
-    # configurations taking turns (measure_interleaved); 1 measures one configuration at a time.
+    # configurations taking turns (measure_open); 1 measures one configuration at a time.
     slices: int = 1
 
 
@@ -663,43 +663,7 @@ def _search(
         measured.memory_kb[name] = values
 
 
-def _measured(
-    running: _Running, result: OpenLoopResult, cpu: dict[str, float], collector: float | None
-) -> Measured:
-    measured = Measured(running.config, load_result(result), memory_of(running.pids))
-    measured.cpu_s = cpu
-    measured.collector_cpu_s = collector
-    measured.load_average = running.load_average
-    return measured
-
-
 def measure_open(
-    config: Config,
-    options: OpenLoop,
-    *,
-    progress: Callable[[str], None],
-    label: str | None = None,
-    baseline: BaselineRevision | None = None,
-) -> Measured:
-    """One configuration on a fresh stack: warm-up, the measured run at `options.rate`, then the
-    capacity search."""
-    running = _start_open(config, options, progress=progress, label=label or config.name, baseline=baseline)
-    exported = None
-    try:
-        _warm_up(running, options, progress)
-        progress(
-            f"{running.label}: {options.rate:g} payments/s ({options.arrivals}) for {options.duration_s:g} s"
-        )
-        measured = _measured(running, *_measured_slice(running, options, options.duration_s))
-        if options.search:
-            _search(running, measured, options, progress)
-    finally:
-        exported = running.down()
-    measured.exported_requests = exported
-    return measured
-
-
-def measure_interleaved(
     configs: Sequence[Config],
     options: OpenLoop,
     *,
@@ -707,11 +671,12 @@ def measure_interleaved(
     label: str = "",
     baseline: BaselineRevision | None = None,
 ) -> list[Measured]:
-    """Every configuration's stack up at once, each warmed up; the measured run in
-    `options.slices` slices per configuration, the configurations taking turns, so that a change
-    in the host's speed during the run falls on all of them alike; then each configuration's
-    capacity search, one at a time, each stack stopped after its own (the stacks still up idle
-    beside a search cost it their background work, ~17 ms of CPU a second each)."""
+    """Fresh stacks of `configs`, all up at once and each warmed up; the measured run at
+    `options.rate`, in `options.slices` slices per configuration with the configurations taking
+    turns, so that a change in the host's speed during the run falls on all of them alike; then
+    each configuration's capacity search, one at a time, each stack stopped after its own (the
+    stacks still up idle beside a search cost it their background work, ~17 ms of CPU a second
+    each). With one configuration and one slice: warm-up, measured run, search."""
     prefix = f"{label}, " if label else ""
     running: list[_Running] = []
     exported: dict[str, int | None] = {}
@@ -728,27 +693,26 @@ def measure_interleaved(
         }
         for number in range(options.slices):
             for each in rotated(running, number):
+                which = f"slice {number + 1}/{options.slices}, " if options.slices > 1 else ""
                 progress(
-                    f"{each.label}: slice {number + 1}/{options.slices}, {options.rate:g} payments/s"
-                    f" ({options.arrivals}) for {slice_s:g} s"
+                    f"{each.label}: {which}{options.rate:g} payments/s ({options.arrivals}) for {slice_s:g} s"
                 )
                 parts[each.config.name].append(_measured_slice(each, options, slice_s))
         results = []
         for each in running:
             pieces = parts[each.config.name]
-            cpu: dict[str, float] = {}
+            measured = Measured(
+                each.config,
+                load_result(OpenLoopResult.combined([r for r, _, _ in pieces])),
+                memory_of(each.pids),
+            )
             for _, used, _ in pieces:
                 for name, seconds in used.items():
-                    cpu[name] = cpu.get(name, 0.0) + seconds
+                    measured.cpu_s[name] = measured.cpu_s.get(name, 0.0) + seconds
             collectors = [c for _, _, c in pieces if c is not None]
-            results.append(
-                _measured(
-                    each,
-                    OpenLoopResult.combined([r for r, _, _ in pieces]),
-                    cpu,
-                    sum(collectors) if collectors else None,
-                )
-            )
+            measured.collector_cpu_s = sum(collectors) if collectors else None
+            measured.load_average = each.load_average
+            results.append(measured)
         for each, measured in zip(list(running), results, strict=True):
             if options.search:
                 _search(each, measured, options, progress)
@@ -776,20 +740,12 @@ def run_open(
     for number in range(rounds):
         label = f"round {number + 1}/{rounds}" if rounds > 1 else ""
         order = rotated(configs, number)
-        if options.slices > 1:
-            measured = measure_interleaved(order, options, progress=progress, label=label, baseline=baseline)
-            by_name = {m.config.name: m for m in measured}
-        else:
-            by_name = {}
-            for config in order:
-                by_name[config.name] = measure_open(
-                    config,
-                    options,
-                    progress=progress,
-                    label=f"{label}, {config.name}" if label else config.name,
-                    baseline=baseline,
-                )
-                time.sleep(1)
+        groups = [order] if options.slices > 1 else [[config] for config in order]
+        by_name: dict[str, Measured] = {}
+        for group in groups:
+            for measured in measure_open(group, options, progress=progress, label=label, baseline=baseline):
+                by_name[measured.config.name] = measured
+            time.sleep(1)
         results.append([by_name[c.name] for c in configs])
     return results
 
