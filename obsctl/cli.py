@@ -1,12 +1,16 @@
 """The obsctl command line. Each area adds its commands in its own module; this file wires them.
 
 User errors (ObsctlError) print as clear messages and exit 2; they never show a traceback.
+SIGTERM ends a command the way Ctrl-C does: what it started for itself (a benchmark's stacks, a
+demo's load) is stopped on the way out, and the exit status is 143.
 """
 
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+from types import FrameType
 
 import click
 
@@ -47,7 +51,15 @@ def cli() -> None:
     """Observability as code for the payment platform: generate, prove, run."""
 
 
+def _terminated(signum: int, frame: FrameType | None) -> None:
+    # SystemExit unwinds through every `finally`, as KeyboardInterrupt does for Ctrl-C; the default
+    # action of SIGTERM would end the process with its stacks still running.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

@@ -15,6 +15,7 @@ from typing import Any
 import catalog
 from apps.common import logs
 from apps.common.config import service_name
+from apps.common.keepalive import SERVER_IDLE_S
 from apps.common.metrics import mark_process_dead
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
@@ -29,6 +30,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "1" if _SINGLE_PROCESS else "2")
 worker_class = "apps.common.gunicorn_worker.BufferedThreadWorker"
 threads = int(os.environ.get("WEB_THREADS", "32" if _SINGLE_PROCESS else "8"))
 timeout = int(os.environ.get("WORKER_TIMEOUT_S", "30"))
+# Idle keep-alive connections are kept longer than any caller keeps one (apps/common/keepalive.py).
+keepalive = SERVER_IDLE_S
 # Shutdown must finish within this even when the OTLP endpoint is unreachable (exporter timeouts
 # are bounded by OTEL_EXPORTER_OTLP_TIMEOUT / OTEL_BSP_EXPORT_TIMEOUT, set by the runner and chart).
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT_S", "10"))

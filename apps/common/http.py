@@ -20,7 +20,7 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import pybreaker
@@ -29,10 +29,13 @@ from flask import g, has_request_context
 from urllib3.exceptions import HTTPError, NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from apps.common import internal_auth, metrics
+from apps.common import internal_auth, keepalive, metrics
 from apps.common.deadline import HEADER as DEADLINE_HEADER
 from apps.common.deadline import Deadline
 from apps.common.errors import DependencyError
+
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection  # the pool's own annotation
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,32 @@ class ServiceResponse:
         return jsonlib.loads(self.content)
 
 
+class FreshConnectionPool(urllib3.HTTPConnectionPool):
+    """urllib3's pool, except that a connection idle for longer than `max_idle_s` is closed when
+    it is taken out and a new one opened: a call is never written on a connection the callee may
+    be closing (apps/common/keepalive.py). The pool hands out the connection used last first, so
+    under steady traffic the ones in use stay young."""
+
+    def __init__(self, host: str, port: int, *, max_idle_s: float, **kwargs: Any) -> None:
+        super().__init__(host, port, **kwargs)
+        self.max_idle_s = max_idle_s
+
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
+        conn = super()._get_conn(timeout)
+        idle_since = getattr(conn, _IDLE_SINCE, None)
+        if idle_since is not None and time.monotonic() - idle_since > self.max_idle_s:
+            conn.close()  # reopened by the request written on it
+        return conn
+
+    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
+        if conn is not None:
+            setattr(conn, _IDLE_SINCE, time.monotonic())
+        super()._put_conn(conn)
+
+
+_IDLE_SINCE = "_service_client_idle_since"
+
+
 class ServiceClient:
     def __init__(
         self,
@@ -91,8 +120,13 @@ class ServiceClient:
         if url.scheme != "http" or not url.hostname:
             raise ValueError(f"{name}: expected an http:// base URL, got {base_url!r}")
         self._prefix = url.path
-        self._pool = urllib3.HTTPConnectionPool(
-            url.hostname, url.port or 80, maxsize=32, block=False, retries=False
+        self._pool = FreshConnectionPool(
+            url.hostname,
+            url.port or 80,
+            max_idle_s=keepalive.CLIENT_IDLE_S,
+            maxsize=32,
+            block=False,
+            retries=False,
         )
         self.breaker: pybreaker.CircuitBreaker | None = None
         if breaker:

@@ -170,11 +170,19 @@ def rules(sizes: str) -> None:
     "the host's speed falls on all of them alike (1: one configuration at a time).",
 )
 @click.option(
+    "--levers",
+    is_flag=True,
+    help="Open loop: add the configurations `unsampled` (every instrumentation on, nothing sampled) "
+    "and `unsampled_no_<name>` for each instrumentation switched off in turn, and report what each "
+    "saves per payment. Use with --slices (and --no-search): the savings are small beside the host's drift.",
+)
+@click.option(
     "--only",
     "only",
     metavar="A,B",
     default=None,
-    help="Configurations to run: plain, sampled_10, sampled_100 (baseline comes with --baseline).",
+    help="Configurations to run: plain, sampled_10, sampled_100, and the levers' (unsampled, "
+    "unsampled_no_flask, ...); baseline comes with --baseline.",
 )
 @click.option(
     "--json",
@@ -200,6 +208,7 @@ def payments(
     collector: bool,
     durable_postgres: bool,
     slices: int,
+    levers: bool,
     only: str | None,
     json_file: Path | None,
 ) -> None:
@@ -211,15 +220,26 @@ def payments(
     from obsctl.run.telemetry import bench as payments_bench
     from obsctl.run.telemetry.baseline import BaselineRevision
 
-    configs: tuple[payments_bench.Config, ...] = payments_bench.CONFIGS
+    known = (*payments_bench.CONFIGS, *payments_bench.LEVERS)
+    wanted = {c.name for c in payments_bench.CONFIGS}
     if only:
         wanted = {name.strip() for name in only.split(",") if name.strip()}
-        unknown = wanted - {c.name for c in configs}
+        unknown = wanted - {c.name for c in known}
         if unknown:
-            raise ObsctlError(f"unknown configuration(s): {', '.join(sorted(unknown))}")
-        configs = tuple(c for c in configs if c.name in wanted)
+            raise ObsctlError(
+                f"--only: unknown configuration(s): {', '.join(sorted(unknown))}; "
+                f"expected any of {', '.join(c.name for c in known)}"
+            )
+    if levers:
+        wanted |= {c.name for c in payments_bench.LEVERS}
+    configs = tuple(c for c in known if c.name in wanted)
     open_loop = (
-        arrivals is not None or rate is not None or baseline_rev is not None or collector or slices > 1
+        arrivals is not None
+        or rate is not None
+        or baseline_rev is not None
+        or collector
+        or slices > 1
+        or any(c in payments_bench.LEVERS for c in configs)
     )
     if not open_loop:
         measured = payments_bench.run(
@@ -283,6 +303,7 @@ def payments(
             "collector": options.collector,
             "durable_postgres": options.durable_postgres,
             "slices": options.slices,
+            "configurations": [c.name for c in configs],
         }
         json_file.write_text(json.dumps(payments_bench.to_json(measured, settings), indent=2) + "\n")
         click.echo(f"figures written to {json_file}")

@@ -129,3 +129,84 @@ def test_a_refused_connection_is_unavailable(as_payment: None) -> None:
 def test_an_answer_after_the_deadline_is_a_timeout(client: ServiceClient, callee: _Callee) -> None:
     callee.delay_s = 1.0
     assert _kind_of_failure(client, 300) == "timeout"
+
+
+class _IdleClosingServer:
+    """A keep-alive HTTP server that drops a request arriving on a connection idle for longer
+    than `idle_s`, unanswered, as a server does whose keep-alive timeout closes the connection
+    while the request is on its way: the race a client must not run."""
+
+    def __init__(self, idle_s: float) -> None:
+        self.idle_s = idle_s
+        self.connections = 0
+        self.dropped = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        answered_at: float | None = None
+        with conn:
+            buffered = b""
+            while True:
+                while b"\r\n\r\n" not in buffered:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffered += chunk
+                _head, _, buffered = buffered.partition(b"\r\n\r\n")
+                if answered_at is not None and time.monotonic() - answered_at > self.idle_s:
+                    self.dropped += 1
+                    return  # closed with the request unanswered
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                answered_at = time.monotonic()
+
+
+def test_a_pooled_connection_idle_longer_than_the_clients_limit_is_replaced_not_written_on(
+    as_payment: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call after a pause goes out on a new connection once the pooled one has been idle for
+    CLIENT_IDLE_S, so a server that closes idle connections later than that never drops it."""
+    from apps.common import keepalive
+
+    server = _IdleClosingServer(idle_s=0.3)
+    try:
+        monkeypatch.setattr(keepalive, "CLIENT_IDLE_S", 0.15)
+        fresh = ServiceClient("channel", f"http://127.0.0.1:{server.port}")
+        assert fresh.request("POST", "/v1/charges", json={}).status_code == 200
+        assert fresh.request("POST", "/v1/charges", json={}).status_code == 200  # reused at once
+        assert server.connections == 1
+        time.sleep(0.5)
+        assert fresh.request("POST", "/v1/charges", json={}).status_code == 200
+        assert (server.connections, server.dropped) == (2, 0)
+
+        # The same pause with a client that keeps connections longer than the server does: the
+        # call is written on the connection the server gives up, and fails.
+        monkeypatch.setattr(keepalive, "CLIENT_IDLE_S", 60.0)
+        stale = ServiceClient("channel", f"http://127.0.0.1:{server.port}")
+        assert stale.request("POST", "/v1/charges", json={}).status_code == 200
+        time.sleep(0.5)
+        with pytest.raises(DependencyError) as failed:
+            stale.request("POST", "/v1/charges", json={})
+        assert failed.value.kind == "unavailable" and server.dropped == 1
+    finally:
+        server.listener.close()
+
+
+def test_the_services_keep_idle_connections_longer_than_their_callers_do() -> None:
+    from apps.common import gunicorn_conf, keepalive
+
+    # gunicorn closes an idle connection on the first loop iteration after its keepalive, about
+    # a second late at most; the margin covers that and the time between the two ends' clocks.
+    assert gunicorn_conf.keepalive == keepalive.SERVER_IDLE_S
+    assert keepalive.SERVER_IDLE_S >= keepalive.CLIENT_IDLE_S + 5
+    assert keepalive.SERVER_IDLE_S > 60  # the usual proxies' idle timeout towards a backend

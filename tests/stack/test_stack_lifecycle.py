@@ -295,3 +295,53 @@ def test_cli_rejects_unknown_components_clearly(tmp_path):
     assert result.returncode == 2
     assert "unknown component(s): postgress" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sigterm_ends_a_command_like_ctrl_c_and_stops_what_it_started():
+    """A benchmark terminated (a CI timeout, `kill`) while its stack runs stops that stack on its
+    way out, as it does on Ctrl-C; SIGTERM's default action would leave the stack running."""
+    import contextlib
+    import shutil
+    import tempfile
+
+    import psutil
+
+    # The bench's state directories go under TMPDIR; PostgreSQL (the `postgres` user when the
+    # tests run as root) must be able to enter it, which pytest's own tmp_path does not allow.
+    tmp_path = Path(tempfile.mkdtemp(prefix="obsctl-sigterm-"))
+    tmp_path.chmod(0o755)
+    obsctl = Path(sys.executable).parent / "obsctl"
+    argv = [str(obsctl), "bench", "payments", "--only", "plain", "--rate", "5", "--duration", "30"]
+    argv += ["--warmup", "300", "--no-search"]
+    bench = subprocess.Popen(
+        argv,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    started: list[psutil.Process] = []
+    try:
+        assert bench.stderr is not None
+        for line in bench.stderr:
+            if "warming up" in line:  # the stack is up and under load
+                break
+        else:
+            raise AssertionError(f"the bench ended before its warm-up (exit {bench.wait()})")
+        started += psutil.Process(bench.pid).children(recursive=True)
+        assert {"gunicorn", "postgres", "redis-server"} <= {p.name() for p in started} | {
+            Path(p.cmdline()[1]).name for p in started if len(p.cmdline()) > 1
+        }
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(timeout=60) == 128 + signal.SIGTERM
+        _gone, alive = psutil.wait_procs(started, timeout=10)
+        assert alive == [], [p.cmdline() for p in alive]
+        assert not list(tmp_path.glob("obsctl-bench-*")), "the bench's state directory is left behind"
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.wait()
+        for process in started:  # a failure here leaves nothing running for the next test
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        shutil.rmtree(tmp_path, ignore_errors=True)

@@ -289,3 +289,61 @@ def test_interleaved_configurations_take_turns_slice_by_slice_and_are_searched_o
     assert searches[-1] == ("down", "baseline") and {e[1] for e in searches[plain_down + 1 :]} == {"baseline"}
     assert by_name["plain"].capacity is not None and by_name["plain"].capacity.rate == 40
     assert not any(p.exists() for p in (tmp_path / "plain", tmp_path / "baseline"))
+
+
+def test_each_lever_switches_off_one_installed_instrumentation_and_samples_nothing() -> None:
+    from importlib.metadata import entry_points
+
+    installed = {e.name for e in entry_points(group="opentelemetry_instrumentor")}
+    levers = [c for c in bench.LEVERS if c.lever_of]
+    assert {c.lever_of for c in levers} == {bench.UNSAMPLED.name}
+    switched_off = []
+    for lever in levers:
+        variables = bench._service_variables(lever, "http://127.0.0.1:1234")
+        assert variables["OTEL_TRACES_SAMPLER_ARG"] == "0"
+        switched_off.append(variables["OTEL_PYTHON_DISABLED_INSTRUMENTATIONS"])
+    # One lever per instrumentation the services run, each a name the agent knows.
+    assert sorted(switched_off) == sorted(installed)
+    assert "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS" not in bench._service_variables(bench.UNSAMPLED, None)
+
+
+def test_a_levers_saving_is_its_reference_minus_itself_in_each_round_and_by_service() -> None:
+    no_flask = next(c for c in bench.LEVERS if c.name == "unsampled_no_flask")
+    plain = bench.CONFIGS[0]
+    rounds = [
+        [measured(plain, 10, 50), measured(bench.UNSAMPLED, 14, 40), measured(no_flask, 12, 45)],
+        [measured(plain, 11, 50), measured(bench.UNSAMPLED, 16, 40), measured(no_flask, 15, 45)],
+        [measured(plain, 10, 50), measured(bench.UNSAMPLED, 15, 40), measured(no_flask, 11, 45)],
+    ]
+    first = bench.round_savings(rounds[0])
+    assert set(first) == {"unsampled_no_flask"}
+    assert first["unsampled_no_flask"] == pytest.approx({"total": 2.0, "payment": 1.2, "gateway": 0.8})
+    medians = bench.median_savings(rounds)  # totals 2, 1, 4
+    assert medians["unsampled_no_flask"]["total"] == pytest.approx(2.0)
+    assert medians["unsampled_no_flask"]["payment"] == pytest.approx(1.2)
+    text = "\n".join(bench.report_open(rounds, bench.OpenLoop(rate=20, duration_s=20, warmup_s=5)))
+    assert "what each lever saves, ms of CPU per payment against unsampled (median of the rounds)" in text
+    [row] = [
+        line for line in text.splitlines() if line.strip().startswith("unsampled_no_flask") and "+" in line
+    ]
+    assert row.split()[1:] == ["+0.80", "+1.20", "+2.00"]  # gateway, payment, total
+    document = bench.to_json(rounds, {})
+    assert document["savings_ms_per_payment"] == {
+        "unsampled_no_flask": {"gateway": 0.8, "payment": 1.2, "total": 2.0}
+    }
+    assert document["rounds"][1]["savings_ms_per_payment"]["unsampled_no_flask"]["total"] == 1.0
+    # Without its reference in the run a lever saves nothing that can be told.
+    assert bench.round_savings([measured(no_flask, 12, 45)]) == {}
+
+
+def test_the_bench_names_the_configurations_it_knows_when_given_another() -> None:
+    from click.testing import CliRunner
+
+    from obsctl.commands.bench import bench as bench_command
+    from obsctl.errors import ObsctlError
+
+    answer = CliRunner().invoke(bench_command, ["payments", "--only", "plain,unsampled_no_flsk"])
+    assert isinstance(answer.exception, ObsctlError)  # obsctl's entry point prints it, no traceback
+    message = str(answer.exception)
+    assert "--only: unknown configuration(s): unsampled_no_flsk" in message
+    assert "unsampled_no_flask" in message and "sampled_10" in message

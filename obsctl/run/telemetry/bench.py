@@ -49,6 +49,11 @@ class Config:
     sampling: float | None = None
     # Another revision's services (obsctl/run/telemetry/baseline.py), uninstrumented.
     baseline: bool = False
+    # More service environment (a lever: one instrumentation switched off).
+    variables: tuple[tuple[str, str], ...] = ()
+    # The configuration this one is measured against: its CPU per payment minus this one's is
+    # what the lever saves.
+    lever_of: str | None = None
 
 
 CONFIGS = (
@@ -57,6 +62,26 @@ CONFIGS = (
     Config("sampled_100", instrumented=True, sampling=1.0),
 )
 BASELINE = Config("baseline", instrumented=False, baseline=True)
+
+# `--levers`: what each zero-code instrumentation costs a payment that is not sampled. Every
+# instrumentation on and nothing sampled, then the same with one instrumentation off
+# (OTEL_PYTHON_DISABLED_INSTRUMENTATIONS takes entry-point names; `logging` is the OTLP log
+# handler and the trace context on log records).
+UNSAMPLED = Config("unsampled", instrumented=True, sampling=0.0)
+INSTRUMENTATIONS = ("flask", "urllib3", "psycopg", "redis", "kafka", "logging")
+LEVERS = (
+    UNSAMPLED,
+    *(
+        Config(
+            f"unsampled_no_{name}",
+            instrumented=True,
+            sampling=0.0,
+            variables=(("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", name),),
+            lever_of=UNSAMPLED.name,
+        )
+        for name in INSTRUMENTATIONS
+    ),
+)
 
 
 @dataclass
@@ -78,6 +103,12 @@ class Measured:
     @property
     def cpu_ms_per_payment(self) -> float:
         return sum(self.cpu_s.values()) / self.load.requests * 1000 if self.load.requests else 0.0
+
+    @property
+    def cpu_ms_per_payment_by_service(self) -> dict[str, float]:
+        if not self.load.requests:
+            return {service: 0.0 for service in sorted(self.cpu_s)}
+        return {service: s / self.load.requests * 1000 for service, s in sorted(self.cpu_s.items())}
 
     @property
     def collector_cpu_ms_per_payment(self) -> float | None:
@@ -209,6 +240,7 @@ def _service_variables(config: Config, endpoint: str | None) -> dict[str, str]:
         )
         if endpoint is not None:  # None: the stack's own collector (--collector)
             variables["OTEL_EXPORTER_OTLP_ENDPOINT"] = endpoint
+    variables.update(config.variables)
     return variables
 
 
@@ -775,6 +807,34 @@ def median_ratios(rounds: list[list[Measured]]) -> dict[str, float]:
     return {k: _median([r[k] for r in per_round if k in r]) for k in names}
 
 
+def round_savings(measured: list[Measured]) -> dict[str, dict[str, float]]:
+    """What each lever saved in one round, ms of CPU per payment: its reference configuration's
+    figure minus its own, in total ("total") and by service."""
+    by_name = {m.config.name: m for m in measured}
+    savings: dict[str, dict[str, float]] = {}
+    for m in measured:
+        reference = by_name.get(m.config.lever_of or "")
+        if reference is None:
+            continue
+        mine, theirs = m.cpu_ms_per_payment_by_service, reference.cpu_ms_per_payment_by_service
+        saved = {service: theirs[service] - mine.get(service, 0.0) for service in theirs}
+        saved["total"] = reference.cpu_ms_per_payment - m.cpu_ms_per_payment
+        savings[m.config.name] = saved
+    return savings
+
+
+def median_savings(rounds: list[list[Measured]]) -> dict[str, dict[str, float]]:
+    """Each lever's savings, the median over the rounds of each figure."""
+    per_round = [round_savings(r) for r in rounds]
+    names = [m.config.name for m in rounds[0] if any(m.config.name in r for r in per_round)] if rounds else []
+    medians: dict[str, dict[str, float]] = {}
+    for name in names:
+        figures = [r[name] for r in per_round if name in r]
+        keys = sorted({k for f in figures for k in f})
+        medians[name] = {k: _median([f[k] for f in figures if k in f]) for k in keys}
+    return medians
+
+
 # The targets of issue 17.
 CPU_VS_BASELINE_TARGET = 0.5
 CAPACITY_VS_BASELINE_TARGET = 2.0
@@ -816,6 +876,7 @@ def _ms(value: float | None) -> str:
 def report_open(rounds: list[list[Measured]], options: OpenLoop) -> list[str]:
     measured = combine(rounds)
     n = len(rounds)
+    width = max([13, *(len(m.config.name) for m in measured)])
     lines = [
         f"payments, open loop: {options.arrivals} arrivals at {options.rate:g}/s for {options.duration_s:g} s"
         f" per configuration"
@@ -825,14 +886,14 @@ def report_open(rounds: list[list[Measured]], options: OpenLoop) -> list[str]:
         f"machine: {os.cpu_count()} CPUs; 1-minute load average at the start of each configuration"
         " (highest over the rounds): " + ", ".join(f"{m.config.name} {m.load_average:.1f}" for m in measured),
         "",
-        f"{'configuration':<13} {'payments/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7}"
+        f"{'configuration':<{width}} {'payments/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'errors':>7}"
         f" {'CPU/payment':>12} {'max RSS':>8} {'capacity':>9}",
     ]
     for m in measured:
         r = m.load
         cap = "-" if m.capacity is None else f"{m.capacity.rate:g}{'+' if m.capacity.at_ceiling else ''}/s"
         lines.append(
-            f"{m.config.name:<13} {r.rps:>10.1f} {r.p50_ms:>7.0f} {r.p99_ms:>7.0f} {r.error_rate:>7.2%}"
+            f"{m.config.name:<{width}} {r.rps:>10.1f} {r.p50_ms:>7.0f} {r.p99_ms:>7.0f} {r.error_rate:>7.2%}"
             f" {_ms(m.cpu_ms_per_payment):>12} {m.max_rss_mb:>5.0f} MB {cap:>9}"
         )
     collectors = [m for m in measured if m.collector_cpu_ms_per_payment is not None]
@@ -850,18 +911,34 @@ def report_open(rounds: list[list[Measured]], options: OpenLoop) -> list[str]:
             lines.append(f"  {name:<34} x{value:.2f}" + (f"  [{each}]" if n > 1 else ""))
     services = sorted({s for m in measured for s in m.cpu_s})
     lines += ["", "CPU per payment, by service (user + system, all processes):"]
-    lines.append(f"  {'service':<14}" + "".join(f" {m.config.name:>12}" for m in measured))
+    column = max([12, *(len(m.config.name) for m in measured)])
+    lines.append(f"  {'service':<14}" + "".join(f" {m.config.name:>{column}}" for m in measured))
     for service in services:
-        cells = [
-            _ms(m.cpu_s[service] / m.load.requests * 1000 if m.load.requests and service in m.cpu_s else None)
-            for m in measured
-        ]
-        lines.append(f"  {service:<14}" + "".join(f" {c:>12}" for c in cells))
-    lines.append(f"  {'total':<14}" + "".join(f" {_ms(m.cpu_ms_per_payment):>12}" for m in measured))
+        cells = [_ms(m.cpu_ms_per_payment_by_service.get(service)) for m in measured]
+        lines.append(f"  {service:<14}" + "".join(f" {c:>{column}}" for c in cells))
+    lines.append(f"  {'total':<14}" + "".join(f" {_ms(m.cpu_ms_per_payment):>{column}}" for m in measured))
+    lines += _savings_lines(rounds, services)
     lines += ["", "targets:"]
     for text, met, figure in open_verdicts(rounds):
-        verdict = "not measured" if met is None else _verdict(met)
-        lines.append(f"  {text}: {verdict} ({figure})")
+        lines.append(f"  {text}: " + ("not measured" if met is None else f"{_verdict(met)} ({figure})"))
+    return lines
+
+
+def _savings_lines(rounds: list[list[Measured]], services: list[str]) -> list[str]:
+    savings = median_savings(rounds)
+    if not savings:
+        return []
+    references = sorted({m.config.lever_of or "" for m in rounds[0] if m.config.name in savings})
+    lines = [
+        "",
+        f"what each lever saves, ms of CPU per payment against {', '.join(references)}"
+        + (" (median of the rounds)" if len(rounds) > 1 else "")
+        + ":",
+        f"  {'lever':<24}" + "".join(f" {name:>12}" for name in [*services, "total"]),
+    ]
+    for name, saved in savings.items():
+        cells = [f"{saved[k]:+.2f}" if k in saved else "-" for k in [*services, "total"]]
+        lines.append(f"  {name:<24}" + "".join(f" {c:>12}" for c in cells))
     return lines
 
 
@@ -877,8 +954,7 @@ def _figures(m: Measured) -> dict[str, object]:
         "payments": m.load.requests,
         "failures_by_error": dict(m.load.failures_by_error),
         "cpu_ms_per_payment_by_service": {
-            s: round(c / m.load.requests * 1000, 3) if m.load.requests else 0.0
-            for s, c in sorted(m.cpu_s.items())
+            service: round(ms, 3) for service, ms in m.cpu_ms_per_payment_by_service.items()
         },
         "collector_cpu_ms_per_payment": (
             None if m.collector_cpu_ms_per_payment is None else round(m.collector_cpu_ms_per_payment, 3)
@@ -899,6 +975,10 @@ def _figures(m: Measured) -> dict[str, object]:
     }
 
 
+def _rounded(savings: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    return {name: {k: round(v, 3) for k, v in saved.items()} for name, saved in savings.items()}
+
+
 def to_json(rounds: list[list[Measured]], settings: dict[str, object]) -> dict[str, object]:
     """The document of `--json FILE`: per configuration the combined figures, each round's figures
     and ratios, the medians of the ratios and the verdicts."""
@@ -911,10 +991,12 @@ def to_json(rounds: list[list[Measured]], settings: dict[str, object]) -> dict[s
                 "round": number + 1,
                 "configurations": {m.config.name: _figures(m) for m in measured},
                 "ratios": {k: round(v, 4) for k, v in round_ratios(measured).items()},
+                "savings_ms_per_payment": _rounded(round_savings(measured)),
             }
             for number, measured in enumerate(rounds)
         ],
         "ratios": {k: round(v, 4) for k, v in median_ratios(rounds).items()},
+        "savings_ms_per_payment": _rounded(median_savings(rounds)),
         "targets": [{"target": t, "met": met, "figure": f} for t, met, f in open_verdicts(rounds)],
     }
     return document
