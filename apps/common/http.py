@@ -69,6 +69,10 @@ class ServiceResponse:
         return jsonlib.loads(self.content)
 
 
+# When a pooled connection was last given back (an attribute of the connection).
+_IDLE_SINCE = "_service_client_idle_since"
+
+
 class FreshConnectionPool(urllib3.HTTPConnectionPool):
     """urllib3's pool, except that a connection idle for longer than `max_idle_s` is closed when
     it is taken out and a new one opened: a call is never written on a connection the callee may
@@ -90,9 +94,6 @@ class FreshConnectionPool(urllib3.HTTPConnectionPool):
         if conn is not None:
             setattr(conn, _IDLE_SINCE, time.monotonic())
         super()._put_conn(conn)
-
-
-_IDLE_SINCE = "_service_client_idle_since"
 
 
 class ServiceClient:

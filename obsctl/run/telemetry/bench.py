@@ -876,7 +876,8 @@ def _ms(value: float | None) -> str:
 def report_open(rounds: list[list[Measured]], options: OpenLoop) -> list[str]:
     measured = combine(rounds)
     n = len(rounds)
-    width = max([13, *(len(m.config.name) for m in measured)])
+    longest = max((len(m.config.name) for m in measured), default=0)
+    width, column = max(13, longest), max(12, longest)  # the two tables' name columns
     lines = [
         f"payments, open loop: {options.arrivals} arrivals at {options.rate:g}/s for {options.duration_s:g} s"
         f" per configuration"
@@ -911,7 +912,6 @@ def report_open(rounds: list[list[Measured]], options: OpenLoop) -> list[str]:
             lines.append(f"  {name:<34} x{value:.2f}" + (f"  [{each}]" if n > 1 else ""))
     services = sorted({s for m in measured for s in m.cpu_s})
     lines += ["", "CPU per payment, by service (user + system, all processes):"]
-    column = max([12, *(len(m.config.name) for m in measured)])
     lines.append(f"  {'service':<14}" + "".join(f" {m.config.name:>{column}}" for m in measured))
     for service in services:
         cells = [_ms(m.cpu_ms_per_payment_by_service.get(service)) for m in measured]
