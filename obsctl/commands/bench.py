@@ -177,6 +177,17 @@ def rules(sizes: str) -> None:
     "saves per payment. Use with --slices (and --no-search): the savings are small beside the host's drift.",
 )
 @click.option(
+    "--profile",
+    "profile_s",
+    type=click.FloatRange(0, 600),
+    default=0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Open loop: after each instrumented configuration's measured run, run this long at --rate with "
+    "py-spy on every service and report the CPU per payment of each OpenTelemetry package "
+    "(instrumentation, SDK, export threads) beside the rest (0: no profile). Needs py-spy (dev extra).",
+)
+@click.option(
     "--only",
     "only",
     metavar="A,B",
@@ -209,6 +220,7 @@ def payments(
     durable_postgres: bool,
     slices: int,
     levers: bool,
+    profile_s: float,
     only: str | None,
     json_file: Path | None,
 ) -> None:
@@ -239,6 +251,7 @@ def payments(
         or baseline_rev is not None
         or collector
         or slices > 1
+        or profile_s > 0
         or any(c in payments_bench.LEVERS for c in configs)
     )
     if not open_loop:
@@ -274,7 +287,12 @@ def payments(
         collector=collector,
         durable_postgres=durable_postgres,
         slices=slices,
+        profile_s=profile_s,
     )
+    if profile_s:
+        from obsctl.run.telemetry.attribution import py_spy
+
+        py_spy()  # missing: say so before any stack starts
     baseline = None
     if baseline_rev:
         baseline = BaselineRevision.resolve(baseline_rev)
@@ -303,6 +321,7 @@ def payments(
             "collector": options.collector,
             "durable_postgres": options.durable_postgres,
             "slices": options.slices,
+            "profile_s": options.profile_s,
             "configurations": [c.name for c in configs],
         }
         json_file.write_text(json.dumps(payments_bench.to_json(measured, settings), indent=2) + "\n")

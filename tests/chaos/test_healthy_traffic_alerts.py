@@ -65,6 +65,28 @@ def slow_payment_share(prom: PrometheusAPI, *, at: float, since: float) -> float
     return float(row["value"][1])
 
 
+def slow_share_by_service(prom: PrometheusAPI, *, at: float, since: float) -> dict[str, float]:
+    """Each service's requests over 200 ms / its requests, from its own server histogram: where a
+    slow payment spent its time, when the latency ticket fires."""
+    window = f"{max(1, round(at - since))}s"
+    metric = "http_server_request_duration_seconds"
+    total = f"sum by (job) (increase({metric}_count[{window}]))"
+    fast = f'sum by (job) (increase({metric}_bucket{{le="0.2"}}[{window}]))'
+    rows = prom.query(f"({total} - {fast}) / {total}", at=at)
+    return {row["metric"]["job"]: float(row["value"][1]) for row in rows}
+
+
+def cpu_steal_share(before: list[int], after: list[int]) -> float:
+    """The share of the machine's CPU time the hypervisor gave to others (/proc/stat's steal)."""
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return spent[7] / sum(spent) if sum(spent) else 0.0
+
+
+def cpu_times() -> list[int]:
+    """/proc/stat's first line: user nice system idle iowait irq softirq steal (in ticks)."""
+    return [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+
+
 @dataclass
 class Healthy:
     stack: Stack
@@ -107,6 +129,7 @@ def test_healthy_traffic_fires_no_alert_and_the_demo_reports_every_burn(healthy:
     print(f"\nhealthy traffic at {HEALTHY_RATE:g} req/s: {demo.capacity_line(HEALTHY_RATE)}")
     assert HEALTHY_RATE * demo.PAYMENT_SHARE <= demo.CAPACITY_PAYMENTS_PER_S / 2
     began = time.time()
+    times_before = cpu_times()
     seen: dict[tuple[str, str, str], float] = {}  # (alert, severity, state) -> seconds into the run
     evaluations = 0
     try:
@@ -129,6 +152,12 @@ def test_healthy_traffic_fires_no_alert_and_the_demo_reports_every_burn(healthy:
     )
     print("\n".join(f"  {line}" for line in burns))
     print(f"alert states seen (first seen, seconds into the run): {seen or 'none'}")
+    # Evidence for a slow hour: which hop was slow, and whether the host lent its CPUs to others.
+    by_service = slow_share_by_service(prom, at=time.time(), since=began - WARMUP_S)
+    slow = ", ".join(f"{k} {v:.2%}" for k, v in sorted(by_service.items()))
+    print(f"requests over 200 ms by service: {slow}")
+    stolen = cpu_steal_share(times_before, cpu_times())
+    print(f"CPU time stolen by the hypervisor during the run: {stolen:.2%}")
 
     assert evaluations >= HEALTHY_S / EVALUATION_S * 0.8
     # The clients' figures include the WARMUP_S before Prometheus started.

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from obsctl.run.load.run import LoadResult, run_load
 from obsctl.run.stack.caller_env import overridden
 from obsctl.run.stack.stack import Stack, seed_variables
 from obsctl.run.stack.wait import free_port, wait_until
+from obsctl.run.telemetry.attribution import NOT_OTEL, Attribution, Profiler
 from obsctl.run.telemetry.baseline import BaselineRevision, BaselineStack
 from obsctl.run.telemetry.capacity import Capacity, Probe, find_capacity
 
@@ -99,6 +101,16 @@ class Measured:
     capacity: Capacity | None = None
     # CPU seconds of the OpenTelemetry collector during the measured run (with --collector)
     collector_cpu_s: float | None = None
+    # py-spy samples by OpenTelemetry package (--profile, instrumented configurations)
+    attribution: Attribution | None = None
+
+    @property
+    def otel_ms_per_payment(self) -> dict[str, float] | None:
+        """Each category of attribution.py in ms of CPU per payment: its share of each service's
+        samples times that service's CPU per payment in the measured run."""
+        if self.attribution is None:
+            return None
+        return self.attribution.ms_per_payment(self.cpu_ms_per_payment_by_service)
 
     @property
     def cpu_ms_per_payment(self) -> float:
@@ -404,6 +416,12 @@ def combine(rounds: list[list[Measured]]) -> list[Measured]:
             )
         collector = [m.collector_cpu_s for m in runs if m.collector_cpu_s is not None]
         merged.collector_cpu_s = sum(collector) if collector else None
+        profiled = [m.attribution for m in runs if m.attribution is not None]
+        if profiled:
+            merged.attribution = Attribution()
+            for attribution in profiled:
+                for service, counts in attribution.samples.items():
+                    merged.attribution.samples.setdefault(service, Counter()).update(counts)
         combined.append(merged)
     return combined
 
@@ -548,6 +566,9 @@ class OpenLoop:
     # The measured run in this many slices per configuration, all stacks up at once and the
     # configurations taking turns (measure_open); 1 measures one configuration at a time.
     slices: int = 1
+    # Seconds of a run at `rate` with py-spy on every service of each instrumented configuration,
+    # after its measured run (attribution.py); 0: no profile.
+    profile_s: float = 0.0
 
 
 def load_result(result: OpenLoopResult) -> LoadResult:
@@ -576,6 +597,8 @@ def probe_of(result: OpenLoopResult) -> Probe:
 POSTGRES_DURABILITY_VARIABLE = "OBSCTL_POSTGRES_DURABILITY"
 # Between probes: what a failed probe left queued drains before the next one starts.
 SETTLE_S = 3.0
+# py-spy's recording starts once it has attached to every process of the tree.
+PROFILER_ATTACH_S = 1.0
 
 
 @dataclass
@@ -667,6 +690,17 @@ def _measured_slice(
     return result, cpu, collector
 
 
+def _profiled_run(running: _Running, options: OpenLoop, progress: Callable[[str], None]) -> Attribution:
+    """A run at the measured rate with py-spy on every service: where the Python time goes. Its
+    own run, so that the sampler's pauses stay out of the measured CPU."""
+    progress(f"{running.label}: {options.profile_s:g} s at {options.rate:g}/s with py-spy on every service")
+    with tempfile.TemporaryDirectory(prefix="obsctl-profile-") as directory:
+        profiler = Profiler(running.pids, Path(directory), options.profile_s)
+        time.sleep(PROFILER_ATTACH_S)
+        run_open_loop(running.env, rate=options.rate, duration_s=options.profile_s, arrivals=options.arrivals)
+        return profiler.finish()
+
+
 def _search(
     running: _Running, measured: Measured, options: OpenLoop, progress: Callable[[str], None]
 ) -> None:
@@ -745,6 +779,9 @@ def measure_open(
             measured.collector_cpu_s = sum(collectors) if collectors else None
             measured.load_average = each.load_average
             results.append(measured)
+        for each, measured in zip(list(running), results, strict=True):
+            if options.profile_s and each.config.instrumented:
+                measured.attribution = _profiled_run(each, options, progress)
         for each, measured in zip(list(running), results, strict=True):
             if options.search:
                 _search(each, measured, options, progress)
@@ -918,6 +955,7 @@ def report_open(rounds: list[list[Measured]], options: OpenLoop) -> list[str]:
         lines.append(f"  {service:<14}" + "".join(f" {c:>{column}}" for c in cells))
     lines.append(f"  {'total':<14}" + "".join(f" {_ms(m.cpu_ms_per_payment):>{column}}" for m in measured))
     lines += _savings_lines(rounds, services)
+    lines += _attribution_lines(measured, column)
     lines += ["", "targets:"]
     for text, met, figure in open_verdicts(rounds):
         lines.append(f"  {text}: " + ("not measured" if met is None else f"{_verdict(met)} ({figure})"))
@@ -942,6 +980,31 @@ def _savings_lines(rounds: list[list[Measured]], services: list[str]) -> list[st
     return lines
 
 
+def _attribution_lines(measured: list[Measured], column: int) -> list[str]:
+    profiled = [m for m in measured if m.otel_ms_per_payment is not None]
+    if not profiled:
+        return []
+    figures = {m.config.name: m.otel_ms_per_payment or {} for m in profiled}
+    names = sorted({k for f in figures.values() for k in f if k != NOT_OTEL},
+                   key=lambda k: -max(f.get(k, 0.0) for f in figures.values()))  # fmt: skip
+    lines = [
+        "",
+        "where the Python time goes (py-spy --gil samples by OpenTelemetry package, times each service's"
+        " CPU per payment), ms per payment:",
+        f"  {'package':<18}" + "".join(f" {m.config.name:>{column}}" for m in profiled),
+    ]
+
+    def row(label: str, values: list[float]) -> str:
+        return f"  {label:<18}" + "".join(f" {_ms(v):>{column}}" for v in values)
+
+    for name in names:
+        lines.append(row(name, [figures[m.config.name].get(name, 0.0) for m in profiled]))
+    lines.append(row("OpenTelemetry", [sum(v for k, v in figures[m.config.name].items() if k != NOT_OTEL)
+                                       for m in profiled]))  # fmt: skip
+    lines.append(row(NOT_OTEL, [figures[m.config.name].get(NOT_OTEL, 0.0) for m in profiled]))
+    return lines
+
+
 def _figures(m: Measured) -> dict[str, object]:
     return {
         "payments_per_s": round(m.load.rps, 3),
@@ -960,6 +1023,14 @@ def _figures(m: Measured) -> dict[str, object]:
             None if m.collector_cpu_ms_per_payment is None else round(m.collector_cpu_ms_per_payment, 3)
         ),
         "load_average_1m": round(m.load_average, 2),
+        "otel_ms_per_payment": (
+            None if (otel := m.otel_ms_per_payment) is None else {k: round(v, 3) for k, v in otel.items()}
+        ),
+        "profile_samples_by_service": (
+            None
+            if m.attribution is None
+            else {service: dict(c.most_common()) for service, c in sorted(m.attribution.samples.items())}
+        ),
         "capacity_probes": []
         if m.capacity is None
         else [
