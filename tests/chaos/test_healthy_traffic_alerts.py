@@ -66,8 +66,8 @@ def slow_payment_share(prom: PrometheusAPI, *, at: float, since: float) -> float
 
 
 def slow_share_by_service(prom: PrometheusAPI, *, at: float, since: float) -> dict[str, float]:
-    """Each service's requests over 200 ms / its requests, from its own server histogram: where a
-    slow payment spent its time, when the latency ticket fires."""
+    """Each service's requests over 200 ms / its requests, from its own server histogram: which hop
+    a slow payment spent its time in."""
     window = f"{max(1, round(at - since))}s"
     metric = "http_server_request_duration_seconds"
     total = f"sum by (job) (increase({metric}_count[{window}]))"

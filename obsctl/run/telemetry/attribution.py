@@ -177,7 +177,9 @@ class Profiler:
                 spy.send_signal(signal.SIGINT)
                 _, err = spy.communicate(timeout=10)
             if spy.returncode != 0 or not self.outputs[name].exists():
-                failed.append(f"{name}: {(err or '').strip().splitlines()[-1:] or ['no output']}")
+                # py-spy's first line says what went wrong ("Error: ..."); a backtrace follows.
+                message = (err or "").strip().splitlines()
+                failed.append(f"{name}: {message[0] if message else 'no output'}")
         if failed:
             raise ObsctlError("py-spy could not profile " + "; ".join(failed))
         return Attribution({name: attribute(path.read_text(encoding="utf-8").splitlines())
