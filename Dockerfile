@@ -15,13 +15,17 @@ WORKDIR /app
 # The services' dependency set only (pyproject's [project] dependencies; the tooling and the tests
 # are extras the image never installs), in a layer that survives code changes. Then the code: the
 # services and the catalog package, which read observability/catalog.yaml at start-up, and the
-# migration SQL under apps/*/migrations. They run from /app (PYTHONPATH), not as an installed package.
+# migration SQL under apps/*/migrations. They run from /app (PYTHONPATH).
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print(chr(10).join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
 COPY apps ./apps
 COPY catalog ./catalog
 COPY observability/catalog.yaml ./observability/catalog.yaml
+# The project's entry points, without installing anything else: the code stays where it is (an
+# editable install), and the OpenTelemetry SDK finds pyproject's meter configurator `disabled`
+# (OTEL_PYTHON_METER_CONFIGURATOR, set by the chart).
+RUN pip install --no-deps -e .
 
 # An unprivileged user with a fixed uid, matching the chart's runAsUser; the chart mounts /tmp and
 # PROMETHEUS_MULTIPROC_DIR as emptyDirs because the root filesystem is read-only.

@@ -337,10 +337,16 @@ def payments(
     help="Requests per run.",
 )
 @_rounds("Runs per configuration; the lowest counts.")
-def hop(requests: int, rounds: int) -> None:
+@click.option(
+    "--levers",
+    is_flag=True,
+    help="Also the unsampled configuration with one agent setting changed (LEVERS in"
+    " obsctl/run/telemetry/hop.py), and what each changes per hop.",
+)
+def hop(requests: int, rounds: int, levers: bool) -> None:
     """CPU per request of one service hop: plain, instrumented unsampled, instrumented sampled."""
     from obsctl.run.telemetry import hop as hop_bench
 
-    results = hop_bench.run(requests=requests, rounds=rounds, progress=_progress)
+    results = hop_bench.run(requests=requests, rounds=rounds, progress=_progress, levers=levers)
     for line in hop_bench.report(results, requests):
         click.echo(line)

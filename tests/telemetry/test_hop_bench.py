@@ -27,3 +27,14 @@ def test_the_report_splits_the_cost_into_every_request_and_sampled_requests() ->
     assert "paid by every request, sampled or not: 150 us (+30% of plain)" in text
     assert "more for a sampled request (spans kept and exported): 350 us" in text
     assert "at 10% sampling one hop costs about 185 us more than plain (+37%)" in text
+
+
+def test_the_levers_run_beside_unsampled_and_the_report_gives_each_against_it() -> None:
+    results = hop.run(requests=200, rounds=1, progress=lambda _: None, levers=True)
+    assert [r.name for r in results] == [*hop.CONFIGS, *hop.LEVERS]
+    assert all(10 < r.best_us < 100_000 for r in results), results
+    figures = {"plain": 500.0, "unsampled": 700.0, "sampled": 900.0,
+               "unsampled_sdk_meters_on": 715.0, "unsampled_no_otlp_logs": 610.0}  # fmt: skip
+    text = "\n".join(hop.report([hop.HopResult(name, [us]) for name, us in figures.items()], 3000))
+    assert "  unsampled_sdk_meters_on       +15 us" in text
+    assert "  unsampled_no_otlp_logs        -90 us" in text

@@ -148,6 +148,10 @@ processor reads OTEL_BSP_EXPORT_TIMEOUT in milliseconds. */}}
   value: otlp
 - name: OTEL_METRICS_EXPORTER
   value: none
+{{- /* The SDK's meters, which no exporter reads, disabled (pyproject's `disabled` entry point; the
+image installs it). */}}
+- name: OTEL_PYTHON_METER_CONFIGURATOR
+  value: disabled
 - name: OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION
   value: "true"
 {{- /* One export batch holds the whole queue, so a shutdown makes at most one bounded attempt per

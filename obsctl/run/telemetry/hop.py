@@ -8,6 +8,9 @@ counting the process's CPU time per request. Three configurations, each in a fre
     unsampled      opentelemetry-instrument, parentbased_always_off: every wrapper runs, no span is kept
     sampled        opentelemetry-instrument, parentbased_always_on: every span is kept and exported
 
+With `--levers`, configuration levers of the zero-code agent, each the unsampled configuration
+with one setting changed (LEVERS), and what each one saves or costs a hop against unsampled.
+
 Traces and logs are exported over OTLP/HTTP to an OtlpSink process, with the same OTEL_*
 settings as the local stack. The configurations run in rotating order for several rounds and each
 reports its lowest figure: the cost of the code, with as little of the machine's other work as a
@@ -35,10 +38,30 @@ from pathlib import Path
 from obsctl.run import internal_secret
 from obsctl.run.stack.services import entry_point, service_environment, venv_bin
 
-CONFIGS: dict[str, str | None] = {
-    "plain": None,
-    "unsampled": "parentbased_always_off",
-    "sampled": "parentbased_always_on",
+
+@dataclass(frozen=True)
+class HopConfig:
+    sampler: str | None  # None: plain python, no opentelemetry-instrument
+    # Service environment over the local stack's (a lever: one setting changed)
+    variables: tuple[tuple[str, str], ...] = ()
+
+
+UNSAMPLED = "unsampled"
+CONFIGS: dict[str, HopConfig] = {
+    "plain": HopConfig(None),
+    UNSAMPLED: HopConfig("parentbased_always_off"),
+    "sampled": HopConfig("parentbased_always_on"),
+}
+# `--levers`: each is the unsampled configuration with one setting of the local stack changed.
+LEVERS: dict[str, HopConfig] = {
+    # The SDK's meters left enabled (the default configurator): what disabling them saves.
+    "unsampled_sdk_meters_on": HopConfig("parentbased_always_off", (("OTEL_PYTHON_METER_CONFIGURATOR", ""),)),
+    # No OTLP log handler and no log export; the JSON lines on stderr stay (with their trace ids):
+    # what shipping logs from those lines instead would save a hop that writes one line.
+    "unsampled_no_otlp_logs": HopConfig(
+        "parentbased_always_off",
+        (("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "logging"), ("OTEL_LOGS_EXPORTER", "none")),
+    ),
 }
 _RESULT_PREFIX = "hop-cpu-us="
 
@@ -85,9 +108,10 @@ def _probe(requests: int) -> float:
     return (time.process_time() - started) / requests * 1e6
 
 
-def _environment(sampler: str | None, endpoint: str, multiproc_dir: str) -> dict[str, str]:
+def _environment(config: HopConfig, endpoint: str, multiproc_dir: str) -> dict[str, str]:
     """The channel service's environment as the local stack builds it, without the caller's OTEL_*
-    (the configurations differ by the sampler alone); plain runs ignore the OTEL_* in it."""
+    (the configurations differ by the sampler and their own variables alone); plain runs ignore the
+    OTEL_* in it."""
     caller = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     settings = {
         "CHANNEL_LATENCY_MS": "0",  # the simulated provider's delay is sleep, not CPU
@@ -95,22 +119,23 @@ def _environment(sampler: str | None, endpoint: str, multiproc_dir: str) -> dict
         "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
         internal_secret.VARIABLE: secrets.token_hex(16),
     }
-    if sampler is not None:
-        settings["OTEL_TRACES_SAMPLER"] = sampler
+    if config.sampler is not None:
+        settings["OTEL_TRACES_SAMPLER"] = config.sampler
     env = service_environment(
         "channel", stack_env=settings, multiproc_dir=Path(multiproc_dir), caller_env=caller
     )
     env.pop("OTEL_TRACES_SAMPLER_ARG", None)
+    env.update(config.variables)
     return env
 
 
-def _run_probe(sampler: str | None, requests: int, endpoint: str) -> float:
+def _run_probe(config: HopConfig, requests: int, endpoint: str) -> float:
     bin_dir = venv_bin()
-    argv = [str(bin_dir / "opentelemetry-instrument")] if sampler is not None else []
+    argv = [str(bin_dir / "opentelemetry-instrument")] if config.sampler is not None else []
     argv += [sys.executable, "-m", "obsctl.run.telemetry.hop", "--requests", str(requests)]
     with tempfile.TemporaryDirectory(prefix="obsctl-hop-") as multiproc:
         done = subprocess.run(
-            argv, env=_environment(sampler, endpoint, multiproc), capture_output=True, text=True, timeout=600
+            argv, env=_environment(config, endpoint, multiproc), capture_output=True, text=True, timeout=600
         )
     for line in reversed(done.stdout.splitlines()):
         if line.startswith(_RESULT_PREFIX):
@@ -118,17 +143,20 @@ def _run_probe(sampler: str | None, requests: int, endpoint: str) -> float:
     raise RuntimeError(f"the hop probe failed (exit {done.returncode}): {done.stderr.strip()[-2000:]}")
 
 
-def run(*, requests: int, rounds: int, progress: Callable[[str], None]) -> list[HopResult]:
+def run(
+    *, requests: int, rounds: int, progress: Callable[[str], None], levers: bool = False
+) -> list[HopResult]:
     from obsctl.run.telemetry.bench import SinkProcess, rotated
 
-    names = list(CONFIGS)
+    configs = {**CONFIGS, **(LEVERS if levers else {})}
+    names = list(configs)
     figures: dict[str, list[float]] = {name: [] for name in names}
     sink = SinkProcess()
     try:
         for number in range(rounds):
             for name in rotated(names, number):
                 progress(f"round {number + 1}/{rounds}: {name}, {requests} requests")
-                figures[name].append(_run_probe(CONFIGS[name], requests, sink.endpoint))
+                figures[name].append(_run_probe(configs[name], requests, sink.endpoint))
     finally:
         sink.stop()
     return [HopResult(name, figures[name]) for name in names]
@@ -136,17 +164,18 @@ def run(*, requests: int, rounds: int, progress: Callable[[str], None]) -> list[
 
 def report(results: list[HopResult], requests: int) -> list[str]:
     plain = next(r for r in results if r.name == "plain")
+    width = max(14, *(len(r.name) for r in results))
     lines = [
         f"one hop: channel app, POST /v1/charges through Flask's test client, {requests} requests per run,"
         f" lowest of {len(plain.cpu_us)} runs",
         "",
-        f"{'configuration':<14} {'CPU us/request':>15} {'vs plain':>9}   runs",
+        f"{'configuration':<{width}} {'CPU us/request':>15} {'vs plain':>9}   runs",
     ]
     for r in results:
         ratio = r.best_us / plain.best_us if plain.best_us else float("nan")
         runs = ", ".join(f"{v:.0f}" for v in r.cpu_us)
-        lines.append(f"{r.name:<14} {r.best_us:>15.0f} {ratio:>8.2f}x   {runs}")
-    unsampled = next((r for r in results if r.name == "unsampled"), None)
+        lines.append(f"{r.name:<{width}} {r.best_us:>15.0f} {ratio:>8.2f}x   {runs}")
+    unsampled = next((r for r in results if r.name == UNSAMPLED), None)
     sampled = next((r for r in results if r.name == "sampled"), None)
     if unsampled and sampled:
         fixed = unsampled.best_us - plain.best_us
@@ -158,6 +187,11 @@ def report(results: list[HopResult], requests: int) -> list[str]:
             f"so at 10% sampling one hop costs about {fixed + 0.1 * per_kept:.0f} us more than plain"
             f" ({(fixed + 0.1 * per_kept) / plain.best_us:+.0%})",
         ]
+    levers = [r for r in results if r.name in LEVERS]
+    if unsampled and levers:
+        lines += ["", "levers, each against unsampled (lowest runs; + is what the lever adds to a hop):"]
+        for r in levers:
+            lines.append(f"  {r.name:<26} {r.best_us - unsampled.best_us:+6.0f} us")
     return lines
 
 
