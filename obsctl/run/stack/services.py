@@ -54,8 +54,8 @@ OTEL_DEFAULTS = {
     "OTEL_LOGS_EXPORTER": "otlp",
     "OTEL_METRICS_EXPORTER": "none",
     # No exporter reads the SDK's meters (the services' metrics are prometheus-client's), yet every
-    # Flask and urllib3 call records its HTTP duration and active-request metrics into them: 12 to
-    # 18 us a hop (docs/performance.md). `disabled` is pyproject's entry point for the SDK's own
+    # Flask request and urllib3 call records its HTTP metrics into them: 16 us a hop
+    # (docs/performance.md). `disabled` is pyproject's entry point for the SDK's own
     # disabling meter configurator; a missing one only logs a warning and keeps the default.
     "OTEL_PYTHON_METER_CONFIGURATOR": "disabled",
     "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION": "true",

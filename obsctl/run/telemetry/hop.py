@@ -52,15 +52,20 @@ CONFIGS: dict[str, HopConfig] = {
     UNSAMPLED: HopConfig("parentbased_always_off"),
     "sampled": HopConfig("parentbased_always_on"),
 }
+
+
+def _unsampled_with(*variables: tuple[str, str]) -> HopConfig:
+    return HopConfig(CONFIGS[UNSAMPLED].sampler, variables)
+
+
 # `--levers`: each is the unsampled configuration with one setting of the local stack changed.
 LEVERS: dict[str, HopConfig] = {
     # The SDK's meters left enabled (the default configurator): what disabling them saves.
-    "unsampled_sdk_meters_on": HopConfig("parentbased_always_off", (("OTEL_PYTHON_METER_CONFIGURATOR", ""),)),
+    "unsampled_sdk_meters_on": _unsampled_with(("OTEL_PYTHON_METER_CONFIGURATOR", "")),
     # No OTLP log handler and no log export; the JSON lines on stderr stay (with their trace ids):
     # what shipping logs from those lines instead would save a hop that writes one line.
-    "unsampled_no_otlp_logs": HopConfig(
-        "parentbased_always_off",
-        (("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "logging"), ("OTEL_LOGS_EXPORTER", "none")),
+    "unsampled_no_otlp_logs": _unsampled_with(
+        ("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "logging"), ("OTEL_LOGS_EXPORTER", "none")
     ),
 }
 _RESULT_PREFIX = "hop-cpu-us="
