@@ -173,7 +173,9 @@ def rules(sizes: str) -> None:
     "--levers",
     is_flag=True,
     help="Open loop: add the configurations `unsampled` (every instrumentation on, nothing sampled) "
-    "and `unsampled_no_<name>` for each instrumentation switched off in turn, and report what each "
+    "and `unsampled_no_<name>` for each instrumentation switched off in turn, and the log levers "
+    "against sampled_10 (`sampled_10_no_otlp_logs`: no OTLP log handler or export; "
+    "`sampled_10_otlp_warnings`: the handler for warnings and errors only), and report what each "
     "saves per payment. Use with --slices (and --no-search): the savings are small beside the host's drift.",
 )
 @click.option(
@@ -193,7 +195,8 @@ def rules(sizes: str) -> None:
     metavar="A,B",
     default=None,
     help="Configurations to run: plain, sampled_10, sampled_100, and the levers' (unsampled, "
-    "unsampled_no_flask, ...); baseline comes with --baseline.",
+    "unsampled_no_flask, ..., sampled_10_no_otlp_logs, sampled_10_otlp_warnings); baseline comes "
+    "with --baseline.",
 )
 @click.option(
     "--json",

@@ -40,7 +40,10 @@ class Rendered:
 
 
 def render_example(name: str, chart_dir: Path | None = None) -> Rendered:
-    values = chart.example_values(name)
+    return render_values(chart.example_values(name), name=name, chart_dir=chart_dir)
+
+
+def render_values(values: dict[str, Any], *, name: str = "values", chart_dir: Path | None = None) -> Rendered:
     templates = chart.render(values, chart_dir=chart_dir)
     objects = [
         obj

@@ -21,6 +21,7 @@ from obsctl.generate.helm import chart
         ({"replicaCount": 3}, "replicaCount"),
         ({"secrets": {"database": {"password": "hunter2"}}}, "password"),
         ({"image": {"tag": "latest"}}, "/image/tag"),
+        ({"otel": {"logsExportLevel": "warn"}}, "/otel/logsExportLevel"),
     ],
 )
 def test_bad_values_are_rejected_naming_the_key(values: dict[str, Any], named: str) -> None:

@@ -10,7 +10,7 @@ import yaml
 import catalog
 from obsctl import paths
 
-from .conftest import SERVICES, Rendered, env_of, pod_spec
+from .conftest import SERVICES, Rendered, env_of, pod_spec, render_values
 
 CATALOG = catalog.default()
 # The chart must give each hop the budget the services themselves default to (the catalog's).
@@ -251,6 +251,7 @@ _BEHAVIOUR_KEYS = (
     "OTEL_METRICS_EXPORTER",
     "OTEL_PYTHON_METER_CONFIGURATOR",
     "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION",
+    "OTEL_PYTHON_LOG_HANDLER_LEVEL",
     "OTEL_PYTHON_FLASK_EXCLUDED_URLS",
     "OTEL_PROPAGATORS",
 )
@@ -264,6 +265,14 @@ def test_chart_and_local_stack_configure_telemetry_alike(examples: dict[str, Ren
         env = env_of(container)
         for key in _BEHAVIOUR_KEYS:
             assert env[key]["value"] == OTEL_DEFAULTS[key], (service, key)
+
+
+def test_logs_export_level_sets_every_services_log_handler_level() -> None:
+    deployments = _service_deployments(render_values({"otel": {"logsExportLevel": "warning"}}))
+    assert deployments
+    for service, deployment in deployments.items():
+        (container,) = pod_spec(deployment)["containers"]
+        assert env_of(container)["OTEL_PYTHON_LOG_HANDLER_LEVEL"]["value"] == "warning", service
 
 
 def test_chart_head_sampling_is_the_sampling_section() -> None:

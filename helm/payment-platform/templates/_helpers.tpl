@@ -154,6 +154,8 @@ image installs it). */}}
   value: disabled
 - name: OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION
   value: "true"
+- name: OTEL_PYTHON_LOG_HANDLER_LEVEL
+  value: {{ $o.logsExportLevel | quote }}
 {{- /* One export batch holds the whole queue, so a shutdown makes at most one bounded attempt per
 signal (see docs/telemetry.md); probes and scrapes are not traced. Same values as the local stack. */}}
 - name: OTEL_BSP_SCHEDULE_DELAY

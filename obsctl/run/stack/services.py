@@ -59,6 +59,9 @@ OTEL_DEFAULTS = {
     # disabling meter configurator; a missing one only logs a warning and keeps the default.
     "OTEL_PYTHON_METER_CONFIGURATOR": "disabled",
     "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION": "true",
+    # Every line the services write (they log at INFO) is also exported over OTLP; `warning` would
+    # export only warnings and errors (the chart's otel.logsExportLevel; docs/performance.md).
+    "OTEL_PYTHON_LOG_HANDLER_LEVEL": "info",
     # Probes and scrapes are not traffic: no trace for each of them.
     "OTEL_PYTHON_FLASK_EXCLUDED_URLS": "healthz,readyz,metrics",
     "OTEL_PROPAGATORS": "tracecontext,baggage",

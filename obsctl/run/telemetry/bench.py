@@ -58,9 +58,10 @@ class Config:
     lever_of: str | None = None
 
 
+SAMPLED_10 = Config("sampled_10", instrumented=True, sampling=0.1)
 CONFIGS = (
     Config("plain", instrumented=False),
-    Config("sampled_10", instrumented=True, sampling=0.1),
+    SAMPLED_10,
     Config("sampled_100", instrumented=True, sampling=1.0),
 )
 BASELINE = Config("baseline", instrumented=False, baseline=True)
@@ -71,19 +72,38 @@ BASELINE = Config("baseline", instrumented=False, baseline=True)
 # handler and the trace context on log records).
 UNSAMPLED = Config("unsampled", instrumented=True, sampling=0.0)
 INSTRUMENTATIONS = ("flask", "urllib3", "psycopg", "redis", "kafka", "logging")
-LEVERS = (
-    UNSAMPLED,
-    *(
-        Config(
-            f"unsampled_no_{name}",
-            instrumented=True,
-            sampling=0.0,
-            variables=(("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", name),),
-            lever_of=UNSAMPLED.name,
-        )
-        for name in INSTRUMENTATIONS
+# What the services' logs cost at the chart's sampling: every log line goes through the OTLP log
+# handler (opentelemetry-instrumentation-logging) and is exported, sampled or not. Against
+# sampled_10: no handler and no log export (what shipping the JSON lines from files would save);
+# the handler for warnings and errors only (OTEL_PYTHON_LOG_HANDLER_LEVEL, the instrumentation's
+# own setting: the INFO lines then stay on stderr).
+LOG_LEVERS = (
+    Config(
+        "sampled_10_no_otlp_logs",
+        instrumented=True,
+        sampling=SAMPLED_10.sampling,
+        variables=(("OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION", "false"), ("OTEL_LOGS_EXPORTER", "none")),
+        lever_of=SAMPLED_10.name,
+    ),
+    Config(
+        "sampled_10_otlp_warnings",
+        instrumented=True,
+        sampling=SAMPLED_10.sampling,
+        variables=(("OTEL_PYTHON_LOG_HANDLER_LEVEL", "warning"),),
+        lever_of=SAMPLED_10.name,
     ),
 )
+INSTRUMENTATION_LEVERS = tuple(
+    Config(
+        f"unsampled_no_{name}",
+        instrumented=True,
+        sampling=0.0,
+        variables=(("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", name),),
+        lever_of=UNSAMPLED.name,
+    )
+    for name in INSTRUMENTATIONS
+)
+LEVERS = (UNSAMPLED, *INSTRUMENTATION_LEVERS, *LOG_LEVERS)
 
 
 @dataclass
