@@ -8,6 +8,7 @@ short (5 s) so the local demo and the live tests see rules react quickly.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from obsctl.run.stack.process import ProcessRecord
 from obsctl.run.stack.wait import StackError, log_tail
 
 DEFAULT_INTERVAL = "5s"
+# How long an API call waits out a 503 of a Prometheus that is not ready before it reports it.
+NOT_READY_WAIT_S = 15.0
 
 
 def prometheus_binary() -> str:
@@ -115,7 +118,15 @@ class Prometheus(ConfiguredServer):
     # -- helpers ------------------------------------------------------------------------------
 
     def api(self, path: str, **params: Any) -> Any:
-        response = requests.get(f"{self.url}/api/v1/{path}", params=params, timeout=30)
+        # Prometheus answers 503 "Service Unavailable" while it is not ready (its readiness gate,
+        # which a server that had answered /-/ready closed again in one CI run): wait a
+        # bounded time for it rather than fail the caller.
+        deadline = time.monotonic() + NOT_READY_WAIT_S
+        while True:
+            response = requests.get(f"{self.url}/api/v1/{path}", params=params, timeout=30)
+            if response.status_code != 503 or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
         try:
             body = response.json()
         except ValueError:
